@@ -1,6 +1,28 @@
-# Entry points: `make test` (the whole suite), `make demo` (the workflow on the sandbox).
+# Entry points: `make test` runs the whole suite, `make demo` runs the ACR Transfer workflow on the sandbox.
+# Every target installs what it needs itself, so a fresh machine only needs python3, node/npm and apt.
 PYTHON ?= python3
 VENV ?= .venv
 AZURE_CLI_VERSION ?= 2.91.0
+PIP_QUIET = --quiet --disable-pip-version-check
+
+VERSION := $(shell sed -n 's/^VERSION = "\(.*\)"/\1/p' setup.py)
+WHEEL := dist/acrtransfer-$(VERSION)-py3-none-any.whl
+
+.PHONY: venv wheel
+
+# The project virtualenv: azure-cli at AZURE_CLI_VERSION, test tools and the sandbox's dependencies.
+venv: $(VENV)/.installed-$(AZURE_CLI_VERSION)
+$(VENV)/.installed-$(AZURE_CLI_VERSION): requirements-dev.txt acrtransfer_sandbox/requirements.txt
+	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install $(PIP_QUIET) "azure-cli==$(AZURE_CLI_VERSION)" \
+		-r requirements-dev.txt -r acrtransfer_sandbox/requirements.txt 2>&1 | grep -v "^WARNING: Location" || true
+	$(VENV)/bin/az version --output none
+	rm -f $(VENV)/.installed-*; touch $@
+
+# The extension wheel, as users install it with `az extension add --source <wheel>`.
+wheel: $(WHEEL)
+$(WHEEL): venv setup.py setup.cfg $(shell find azext_acrtransfer -name '*.py' -o -name '*.json')
+	rm -rf build dist/acrtransfer-*.whl
+	$(VENV)/bin/python -m build --wheel --no-isolation --outdir dist . > /dev/null
 
 include acrtransfer_sandbox/sandbox.mk
