@@ -1,0 +1,133 @@
+"""Sample images generated in code (no downloads), deterministic so that every sandbox gets the same digests.
+
+``hello-world:latest`` is an OCI image of three small gzip layers, ``hello-world:v2`` a docker schema2 image with
+other content (skopeo's oci-archive transport resolves only OCI-typed index entries by name, so the image users look
+at first is OCI), ``hello-world:multiarch`` an OCI index of a linux/amd64 and a linux/arm64 image. The large image for
+the benchmark is made of incompressible pseudo-random layers that are generated twice (once to learn the digest,
+once to upload) instead of being held in memory.
+"""
+import gzip
+import hashlib
+import io
+import json
+import random
+import tarfile
+from typing import AsyncIterator
+
+from .registry import DOCKER_MANIFEST, OCI_INDEX, OCI_MANIFEST, Manifest, RegistryClient, sha256_digest
+
+SAMPLE_REPOSITORY = 'hello-world'
+DOCKER_CONFIG = 'application/vnd.docker.container.image.v1+json'
+DOCKER_LAYER = 'application/vnd.docker.image.rootfs.diff.tar.gzip'
+OCI_CONFIG = 'application/vnd.oci.image.config.v1+json'
+OCI_LAYER_GZIP = 'application/vnd.oci.image.layer.v1.tar+gzip'
+OCI_LAYER_TAR = 'application/vnd.oci.image.layer.v1.tar'
+CREATED = '2025-01-01T00:00:00Z'
+GENERATE_CHUNK = 1024 * 1024
+
+
+async def push_sample_images(registry: RegistryClient) -> dict[str, str]:
+    """Push the sample images into ``hello-world``; returns reference -> manifest digest."""
+    latest = await _push_image(registry, SAMPLE_REPOSITORY, 'latest', 'amd64', 'hello from the source cloud',
+                               layer_count=3, manifest_type=OCI_MANIFEST)
+    v2 = await _push_image(registry, SAMPLE_REPOSITORY, 'v2', 'amd64', 'hello again, version 2',
+                           layer_count=3, manifest_type=DOCKER_MANIFEST)
+    platforms = []
+    for architecture in ('amd64', 'arm64'):
+        manifest = await _push_image(registry, SAMPLE_REPOSITORY, None, architecture,
+                                     'hello from linux/' + architecture, layer_count=2, manifest_type=OCI_MANIFEST)
+        platforms.append((manifest, architecture))
+    index = _json_bytes({'schemaVersion': 2, 'mediaType': OCI_INDEX, 'manifests': [
+        dict(manifest.descriptor.to_json(), platform={'architecture': architecture, 'os': 'linux'})
+        for manifest, architecture in platforms]})
+    multiarch = Manifest(OCI_INDEX, sha256_digest(index), index)
+    await registry.put_manifest(SAMPLE_REPOSITORY, 'multiarch', multiarch)
+    return {'{}:latest'.format(SAMPLE_REPOSITORY): latest.digest, '{}:v2'.format(SAMPLE_REPOSITORY): v2.digest,
+            '{}:multiarch'.format(SAMPLE_REPOSITORY): multiarch.digest}
+
+
+async def _push_image(registry: RegistryClient, repository: str, tag, architecture: str, greeting: str,
+                      layer_count: int, manifest_type: str) -> Manifest:
+    """Push a small image whose layers each add one file; pushed by tag if given, else by digest only."""
+    layers, diff_ids = [], []
+    for number in range(layer_count):
+        tar_bytes = _tar_of({'hello/{}.txt'.format(number): '{} (layer {} of {})\n'.format(
+            greeting, number + 1, layer_count).encode()})
+        diff_ids.append(sha256_digest(tar_bytes))
+        layers.append(gzip.compress(tar_bytes, mtime=0))
+    config = _json_bytes({'architecture': architecture, 'os': 'linux', 'created': CREATED,
+                          'config': {'Cmd': ['/hello'], 'Env': ['GREETING=' + greeting]},
+                          'rootfs': {'type': 'layers', 'diff_ids': diff_ids}})
+    docker = manifest_type == DOCKER_MANIFEST
+    config_descriptor = {'mediaType': DOCKER_CONFIG if docker else OCI_CONFIG,
+                         'digest': await registry.upload_small_blob(repository, config), 'size': len(config)}
+    layer_descriptors = [{'mediaType': DOCKER_LAYER if docker else OCI_LAYER_GZIP,
+                          'digest': await registry.upload_small_blob(repository, layer), 'size': len(layer)}
+                         for layer in layers]
+    content = _json_bytes({'schemaVersion': 2, 'mediaType': manifest_type, 'config': config_descriptor,
+                           'layers': layer_descriptors})
+    manifest = Manifest(manifest_type, sha256_digest(content), content)
+    await registry.put_manifest(repository, tag or manifest.digest, manifest)
+    return manifest
+
+
+def _tar_of(files: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode='w', format=tarfile.USTAR_FORMAT) as archive:
+        for name, content in files.items():
+            info = tarfile.TarInfo(name)
+            info.size, info.mode, info.mtime = len(content), 0o644, 0
+            archive.addfile(info, io.BytesIO(content))
+    return buffer.getvalue()
+
+
+def _json_bytes(data: dict) -> bytes:
+    return json.dumps(data, separators=(',', ':')).encode()
+
+
+# ---- a large image for the benchmark ------------------------------------------------------------------------------
+
+async def push_large_image(registry: RegistryClient, repository: str, tag: str, total_bytes: int,
+                           layer_count: int = 8, seed: int = 1) -> str:
+    """Push an image of ``layer_count`` uncompressed tar layers of incompressible data adding up to about
+    ``total_bytes``; returns its manifest digest. Memory stays at one chunk whatever the size."""
+    layer_descriptors, diff_ids = [], []
+    for number in range(layer_count):
+        payload_size = total_bytes // layer_count
+        layer_seed = seed * 1000 + number
+        digest, size = await _digest_of(_random_layer(layer_seed, payload_size))
+        if not await registry.blob_exists(repository, digest):
+            await registry.upload_blob(repository, digest, _random_layer(layer_seed, payload_size))
+        layer_descriptors.append({'mediaType': OCI_LAYER_TAR, 'digest': digest, 'size': size})
+        diff_ids.append(digest)   # uncompressed layers: the diff id is the digest
+    config = _json_bytes({'architecture': 'amd64', 'os': 'linux', 'created': CREATED,
+                          'rootfs': {'type': 'layers', 'diff_ids': diff_ids}})
+    config_descriptor = {'mediaType': OCI_CONFIG, 'digest': await registry.upload_small_blob(repository, config),
+                         'size': len(config)}
+    content = _json_bytes({'schemaVersion': 2, 'mediaType': OCI_MANIFEST, 'config': config_descriptor,
+                           'layers': layer_descriptors})
+    manifest = Manifest(OCI_MANIFEST, sha256_digest(content), content)
+    await registry.put_manifest(repository, tag, manifest)
+    return manifest.digest
+
+
+async def _random_layer(seed: int, payload_size: int) -> AsyncIterator[bytes]:
+    """A tar holding one file of ``payload_size`` pseudo-random bytes, generated chunk by chunk."""
+    info = tarfile.TarInfo('data/blob-{}.bin'.format(seed))
+    info.size, info.mode, info.mtime = payload_size, 0o644, 0
+    yield info.tobuf(format=tarfile.USTAR_FORMAT)
+    generator = random.Random(seed)
+    remaining = payload_size
+    while remaining:
+        count = min(remaining, GENERATE_CHUNK)
+        remaining -= count
+        yield generator.randbytes(count)
+    yield b'\0' * (-payload_size % 512 + 1024)
+
+
+async def _digest_of(chunks: AsyncIterator[bytes]) -> tuple[str, int]:
+    hasher, size = hashlib.sha256(), 0
+    async for chunk in chunks:
+        hasher.update(chunk)
+        size += len(chunk)
+    return 'sha256:' + hasher.hexdigest(), size
