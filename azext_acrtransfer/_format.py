@@ -1,0 +1,127 @@
+# --------------------------------------------------------------------------------------------
+# Copyright (c) The acrtransfer authors. Licensed under the MIT License.
+# --------------------------------------------------------------------------------------------
+"""Output shaping, in one place: the flattened resource every format shows, and the table rows."""
+
+import re
+from collections import OrderedDict
+from datetime import datetime, timedelta, timezone
+
+_TIMESTAMP_RE = re.compile(r'^(\d{4})-(\d\d)-(\d\d)[T ](\d\d):(\d\d):(\d\d)(?:\.(\d+))?(Z|[+-]\d\d:?\d\d)?$',
+                           re.IGNORECASE)
+_SAS_SIGNATURE_RE = re.compile(r'(sig=)[^&\s"\']+', re.IGNORECASE)
+
+
+# ---- the resource as users of the original know it --------------------------------------------------------
+
+def flatten_resource(resource):
+    """Lift `properties.*` beside id, name, type, identity and systemData; unknown fields pass through."""
+    if not isinstance(resource, dict):
+        return resource
+    flat = OrderedDict((key, value) for key, value in resource.items() if key != 'properties')
+    for key, value in (resource.get('properties') or {}).items():
+        flat.setdefault(key, value)
+    message = (flat.get('response') or {}).get('pipelineRunErrorMessage')
+    if message:
+        flat['response'] = dict(flat['response'], pipelineRunErrorMessage=redact_sas(message))
+    return flat
+
+
+def flatten_output(result):
+    """Command transform: a resource, a list of them, or nothing (--no-wait, delete)."""
+    if isinstance(result, list):
+        return [flatten_resource(item) for item in result]
+    return flatten_resource(result)
+
+
+def redact_sas(text):
+    """Service messages may quote a storage URL; its SAS signature must not reach the terminal or logs."""
+    return _SAS_SIGNATURE_RE.sub(r'\1REDACTED', text) if text else text
+
+
+# ---- time ---------------------------------------------------------------------------------------------------
+
+def parse_timestamp(value):
+    """ISO 8601 as ARM writes it (up to 7 fractional digits, Z or an offset); None when absent or unreadable."""
+    match = _TIMESTAMP_RE.match(value or '')
+    if not match:
+        return None
+    year, month, day, hour, minute, second = (int(part) for part in match.groups()[:6])
+    microsecond = int((match.group(7) or '0')[:6].ljust(6, '0'))
+    stamp = datetime(year, month, day, hour, minute, second, microsecond, tzinfo=timezone.utc)
+    offset = match.group(8)
+    if offset and offset.upper() != 'Z':
+        sign = -1 if offset[0] == '-' else 1
+        digits = offset[1:].replace(':', '')
+        stamp -= sign * timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
+    return stamp
+
+
+def format_start_time(value):
+    stamp = parse_timestamp(value)
+    return stamp.strftime('%Y-%m-%dT%H:%M:%SZ') if stamp else ''
+
+
+def format_duration(start, finish):
+    """hh:mm:ss between two timestamps (hours may pass 24); empty while the run has not finished."""
+    started, finished = parse_timestamp(start), parse_timestamp(finish)
+    if not started or not finished:
+        return ''
+    seconds = max(0, int((finished - started).total_seconds()))
+    return '{:02d}:{:02d}:{:02d}'.format(seconds // 3600, seconds % 3600 // 60, seconds % 60)
+
+
+def start_time_of(run):
+    """Sort key for runs: their start time, runs not started yet counting as oldest."""
+    return parse_timestamp(((run.get('properties') or run).get('response') or {}).get('startTime')) or \
+        datetime.min.replace(tzinfo=timezone.utc)
+
+
+# ---- tables -------------------------------------------------------------------------------------------------
+
+def _rows(result, to_row):
+    return [to_row(item) for item in result] if isinstance(result, list) else to_row(result)
+
+
+def _export_pipeline_row(pipeline):
+    return OrderedDict([('NAME', pipeline.get('name')),
+                        ('PROVISIONING_STATE', pipeline.get('provisioningState')),
+                        ('STORAGE_ACCOUNT', (pipeline.get('target') or {}).get('uri'))])
+
+
+def _import_pipeline_row(pipeline):
+    trigger = ((pipeline.get('trigger') or {}).get('sourceTrigger') or {}).get('status')
+    return OrderedDict([('NAME', pipeline.get('name')),
+                        ('PROVISIONING_STATE', pipeline.get('provisioningState')),
+                        ('STORAGE_ACCOUNT', (pipeline.get('source') or {}).get('uri')),
+                        ('SOURCE_TRIGGER', trigger)])
+
+
+def is_import_run(run):
+    request = run.get('request') or {}
+    return 'source' in request or '/importpipelines/' in (request.get('pipelineResourceId') or '').lower()
+
+
+def _pipeline_run_row(run):
+    request, response = run.get('request') or {}, run.get('response') or {}
+    # Runs the service starts from a source trigger are the ones whose name carries an underscore.
+    source_trigger = str('_' in (run.get('name') or '')) if is_import_run(run) else ''
+    return OrderedDict([('NAME', run.get('name')),
+                        ('PIPELINE', (request.get('pipelineResourceId') or '').rstrip('/').split('/')[-1]),
+                        ('START_TIME', format_start_time(response.get('startTime'))),
+                        ('DURATION', format_duration(response.get('startTime'), response.get('finishedTime'))),
+                        ('SOURCE_TRIGGER', source_trigger),
+                        ('STATUS', response.get('status') or run.get('provisioningState')),
+                        ('ERROR_MESSAGE', response.get('pipelineRunErrorMessage') or '')])
+
+
+def export_pipeline_table(result):
+    return _rows(result, _export_pipeline_row)
+
+
+def import_pipeline_table(result):
+    return _rows(result, _import_pipeline_row)
+
+
+def pipeline_run_table(result):
+    return _rows(result, _pipeline_run_row)

@@ -1,0 +1,202 @@
+# --------------------------------------------------------------------------------------------
+# Copyright (c) The acrtransfer authors. Licensed under the MIT License.
+# --------------------------------------------------------------------------------------------
+"""Help for every group and command, with examples (the workflow's commands among them)."""
+
+from knack.help_files import helps
+
+helps['acr export-pipeline'] = """
+type: group
+short-summary: Manage ACR Transfer export pipelines, which write artifacts as one blob into a storage container.
+long-summary: >
+    An export pipeline points at a storage container. It reaches it either with a SAS token kept in a Key Vault
+    secret (SasToken mode, --secret-uri) or with its managed identity (ManagedIdentity mode). Export artifacts
+    with `az acr pipeline-run create --pipeline-type export`.
+"""
+
+helps['acr export-pipeline create'] = """
+type: command
+short-summary: Create an export pipeline.
+long-summary: >
+    After creating the pipeline, the command prints (on stderr) the permission its identity still needs and a
+    ready command to grant it: read access to the Key Vault secret in SasToken mode, or 'Storage Blob Data
+    Contributor' on the storage account in ManagedIdentity mode.
+examples:
+  - name: Create an export pipeline that reads its SAS token from Key Vault, with a system-assigned identity.
+    text: >
+        az acr export-pipeline create --resource-group $MyRG --registry $MyReg --name $MyPipeline --secret-uri
+        https://$MyKV.vault.azure.net/secrets/$MySecret --storage-container-uri
+        https://$MyStorage.blob.core.windows.net/$MyContainer
+  - name: Create an export pipeline with options and a user-assigned identity.
+    text: >
+        az acr export-pipeline create --resource-group $MyRG --registry $MyReg --name $MyPipeline --secret-uri
+        https://$MyKV.vault.azure.net/secrets/$MySecret --storage-container-uri
+        https://$MyStorage.blob.core.windows.net/$MyContainer --options OverwriteBlobs ContinueOnErrors
+        --assign-identity
+        /subscriptions/$Sub/resourceGroups/$RG/providers/Microsoft.ManagedIdentity/userAssignedIdentities/$Id
+  - name: Create an export pipeline that reaches storage with its system-assigned managed identity.
+    text: >
+        az acr export-pipeline create -g $MyRG -r $MyReg -n $MyPipeline -m ManagedIdentity -c
+        https://$MyStorage.blob.core.windows.net/$MyContainer --assign-identity [system]
+"""
+
+helps['acr export-pipeline show'] = """
+type: command
+short-summary: Show an export pipeline, including the principal id of its identity.
+examples:
+  - name: Show an export pipeline.
+    text: >
+        az acr export-pipeline show --resource-group $MyRG --registry $MyReg --name $MyPipeline
+  - name: Get the principal id to grant access to Key Vault or storage.
+    text: >
+        az acr export-pipeline show --resource-group $MyRG --registry $MyReg --name $MyPipeline --query
+        identity.principalId --output tsv
+"""
+
+helps['acr export-pipeline list'] = """
+type: command
+short-summary: List the export pipelines of a registry.
+examples:
+  - name: List export pipelines as a table.
+    text: >
+        az acr export-pipeline list --resource-group $MyRG --registry $MyReg --output table
+"""
+
+helps['acr export-pipeline delete'] = """
+type: command
+short-summary: Delete an export pipeline.
+examples:
+  - name: Delete an export pipeline.
+    text: >
+        az acr export-pipeline delete --resource-group $MyRG --registry $MyReg --name $MyPipeline
+"""
+
+helps['acr import-pipeline'] = """
+type: group
+short-summary: Manage ACR Transfer import pipelines, which import blobs of a storage container into a registry.
+long-summary: >
+    With its source trigger enabled (the default), an import pipeline imports every new transfer blob that
+    lands in its container; an import can also be started with `az acr pipeline-run create --pipeline-type import`.
+"""
+
+helps['acr import-pipeline create'] = """
+type: command
+short-summary: Create an import pipeline.
+long-summary: >
+    After creating the pipeline, the command prints (on stderr) the permission its identity still needs and a
+    ready command to grant it: read access to the Key Vault secret in SasToken mode, or 'Storage Blob Data
+    Reader' on the storage account in ManagedIdentity mode ('Storage Blob Data Contributor' with
+    DeleteSourceBlobOnSuccess).
+examples:
+  - name: Create an import pipeline that reads its SAS token from Key Vault.
+    text: >
+        az acr import-pipeline create --resource-group $MyRG --registry $MyReg --name $MyPipeline --secret-uri
+        https://$MyKV.vault.azure.net/secrets/$MySecret --storage-container-uri
+        https://$MyStorage.blob.core.windows.net/$MyContainer
+  - name: Create an import pipeline with options, no source trigger, and a user-assigned identity.
+    text: >
+        az acr import-pipeline create --resource-group $MyRG --registry $MyReg --name $MyPipeline --secret-uri
+        https://$MyKV.vault.azure.net/secrets/$MySecret --storage-container-uri
+        https://$MyStorage.blob.core.windows.net/$MyContainer --options DeleteSourceBlobOnSuccess
+        OverwriteTags ContinueOnErrors --source-trigger-enabled False --assign-identity
+        /subscriptions/$Sub/resourceGroups/$RG/providers/Microsoft.ManagedIdentity/userAssignedIdentities/$Id
+  - name: Create an import pipeline that reaches storage with its managed identity.
+    text: >
+        az acr import-pipeline create -g $MyRG -r $MyReg -n $MyPipeline --storage-access-mode ManagedIdentity
+        -c https://$MyStorage.blob.core.windows.net/$MyContainer
+"""
+
+helps['acr import-pipeline show'] = """
+type: command
+short-summary: Show an import pipeline, including the principal id of its identity.
+examples:
+  - name: Show an import pipeline.
+    text: >
+        az acr import-pipeline show --resource-group $MyRG --registry $MyReg --name $MyPipeline
+"""
+
+helps['acr import-pipeline list'] = """
+type: command
+short-summary: List the import pipelines of a registry.
+examples:
+  - name: List import pipelines as a table.
+    text: >
+        az acr import-pipeline list --resource-group $MyRG --registry $MyReg --output table
+"""
+
+helps['acr import-pipeline delete'] = """
+type: command
+short-summary: Delete an import pipeline.
+examples:
+  - name: Delete an import pipeline.
+    text: >
+        az acr import-pipeline delete --resource-group $MyRG --registry $MyReg --name $MyPipeline
+"""
+
+helps['acr pipeline-run'] = """
+type: group
+short-summary: Manage ACR Transfer pipeline-runs, which export artifacts to a blob or import a blob.
+"""
+
+helps['acr pipeline-run create'] = """
+type: command
+short-summary: Start a pipeline-run and wait until it succeeds or fails.
+long-summary: >
+    A run that fails exits with a non-zero code and shows the service's error message, with a hint for the
+    common causes (Key Vault or storage access).
+examples:
+  - name: Export two artifacts, by tag and by digest, into one blob.
+    text: >
+        az acr pipeline-run create --resource-group $MyRG --registry $MyReg --pipeline $MyPipeline --name
+        $MyPipelineRun --pipeline-type export --storage-blob $MyBlob --artifacts hello-world:latest
+        hello-world@sha256:90659bf80b44ce6be8234e6ff90a1ac34acbeb826903b02cfa0da11c82cbc042 --force-redeploy
+  - name: Import a blob.
+    text: >
+        az acr pipeline-run create --resource-group $MyRG --registry $MyReg --pipeline $MyPipeline --name
+        $MyPipelineRun --pipeline-type import --storage-blob $MyBlob --force-redeploy
+  - name: Start an import without waiting for it.
+    text: >
+        az acr pipeline-run create -g $MyRG -r $MyReg -p $MyPipeline -n $MyPipelineRun -t import -b $MyBlob --no-wait
+"""
+
+helps['acr pipeline-run show'] = """
+type: command
+short-summary: Show a pipeline-run.
+examples:
+  - name: Show a pipeline-run.
+    text: >
+        az acr pipeline-run show --resource-group $MyRG --registry $MyReg --name $MyPipelineRun
+"""
+
+helps['acr pipeline-run list'] = """
+type: command
+short-summary: List the pipeline-runs of a registry.
+examples:
+  - name: List all pipeline-runs as a table.
+    text: >
+        az acr pipeline-run list --resource-group $MyRG --registry $MyReg --output table
+  - name: List the 10 most recent pipeline-runs.
+    text: >
+        az acr pipeline-run list --resource-group $MyRG --registry $MyReg --top 10
+"""
+
+helps['acr pipeline-run delete'] = """
+type: command
+short-summary: Delete a pipeline-run.
+examples:
+  - name: Delete a pipeline-run.
+    text: >
+        az acr pipeline-run delete --resource-group $MyRG --registry $MyReg --name $MyPipelineRun
+"""
+
+helps['acr pipeline-run clean'] = """
+type: command
+short-summary: Delete every failed pipeline-run of a registry.
+examples:
+  - name: List the failed pipeline-runs that would be deleted.
+    text: >
+        az acr pipeline-run clean --resource-group $MyRG --registry $MyReg --dry-run --output table
+  - name: Delete all failed pipeline-runs.
+    text: >
+        az acr pipeline-run clean --resource-group $MyRG --registry $MyReg
+"""

@@ -1,0 +1,60 @@
+# --------------------------------------------------------------------------------------------
+# Copyright (c) The acrtransfer authors. Licensed under the MIT License.
+# --------------------------------------------------------------------------------------------
+"""Arguments of every command, with their options and help together."""
+
+from azure.cli.core.commands.parameters import get_enum_type, get_three_state_flag
+
+from ._wire import EXPORT_OPTIONS, IMPORT_OPTIONS, STORAGE_ACCESS_MODES
+
+REGISTRY_HELP = ('The name of the container registry. You can configure the default registry name using '
+                 '`az config set defaults.acr=<registry name>`.')
+
+
+def load_arguments(self, _):
+    with self.argument_context('acr') as c:
+        c.argument('registry_name', options_list=['--registry', '-r'], configured_default='acr',
+                   help=REGISTRY_HELP)
+
+    for kind, allowed in (('export', EXPORT_OPTIONS), ('import', IMPORT_OPTIONS)):
+        with self.argument_context('acr {}-pipeline'.format(kind)) as c:
+            c.argument('pipeline_name', options_list=['--name', '-n'], help='The name of the {} pipeline.'.format(kind))
+        with self.argument_context('acr {}-pipeline create'.format(kind)) as c:
+            c.argument('storage_container_uri', options_list=['--storage-container-uri', '-c'],
+                       help='The URI of the storage container the pipeline {} blobs, e.g. '
+                            'https://mystorage.blob.core.windows.net/transfer.'
+                            .format('writes' if kind == 'export' else 'imports'))
+            c.argument('secret_uri', options_list=['--secret-uri', '-s'],
+                       help='The URI of the Key Vault secret holding the SAS token for the storage container '
+                            '(SasToken mode), e.g. https://myvault.vault.azure.net/secrets/acrtransfersas.')
+            c.argument('storage_access_mode', options_list=['--storage-access-mode', '-m'],
+                       arg_type=get_enum_type(STORAGE_ACCESS_MODES),
+                       help='How the pipeline reaches storage. Defaults to SasToken when --secret-uri is given.')
+            c.argument('options', options_list=['--options', '-z'], nargs='+',
+                       help='Space-separated pipeline options. Allowed: {}.'.format(', '.join(allowed)))
+            c.argument('assign_identity', options_list=['--assign-identity', '-i'],
+                       help="'[system]' for a system-assigned identity (the default) or the resource id of a "
+                            "user-assigned identity.")
+
+    with self.argument_context('acr import-pipeline create') as c:
+        c.argument('source_trigger_enabled', options_list=['--source-trigger-enabled', '-e'],
+                   arg_type=get_three_state_flag(), default=True,
+                   help='Whether the pipeline imports new blobs of its container automatically. Default: true.')
+
+    with self.argument_context('acr pipeline-run') as c:
+        c.argument('run_name', options_list=['--name', '-n'], help='The name of the pipeline-run.')
+    with self.argument_context('acr pipeline-run create') as c:
+        c.argument('pipeline_name', options_list=['--pipeline', '-p'], help='The name of the pipeline to run.')
+        c.argument('pipeline_type', options_list=['--pipeline-type', '-t'],
+                   arg_type=get_enum_type(['import', 'export']), help='The type of the pipeline.')
+        c.argument('storage_blob', options_list=['--storage-blob', '-b'],
+                   help='The name of the blob: written by an export run, imported by an import run.')
+        c.argument('artifacts', options_list=['--artifacts', '-a'], nargs='+',
+                   help='Export runs only: space-separated artifacts to export, <repository>:<tag> or '
+                        '<repository>@sha256:<digest> (a bare repository means :latest); at most 50.')
+        c.argument('force_redeploy', options_list=['--force-redeploy', '-f'], action='store_true',
+                   help='Run again even if a run of this name with the same parameters exists.')
+    with self.argument_context('acr pipeline-run list') as c:
+        c.argument('top', type=int, help='List only the n most recent pipeline-runs, by start time.')
+    with self.argument_context('acr pipeline-run clean') as c:
+        c.argument('dry_run', action='store_true', help='List the failed pipeline-runs that would be deleted.')

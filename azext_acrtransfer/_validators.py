@@ -1,0 +1,228 @@
+# --------------------------------------------------------------------------------------------
+# Copyright (c) The acrtransfer authors. Licensed under the MIT License.
+# --------------------------------------------------------------------------------------------
+"""Every input rule of the extension, as functions of the parsed namespace.
+
+They run before any request is sent and refuse bad input with a typed error that states the rule and shows a
+valid example (upstream only warns and sends the request anyway). They also normalise what they accept, so
+the custom functions only assemble models: URIs lower-cased, option names in the service's casing, the
+storage access mode inferred, `:latest` added to bare repositories.
+"""
+
+import ipaddress
+import re
+from urllib.parse import urlsplit
+
+from azure.cli.core.azclierror import (
+    ArgumentUsageError,
+    InvalidArgumentValueError,
+    MutuallyExclusiveArgumentError,
+    RequiredArgumentMissingError,
+)
+
+from ._wire import EXPORT_OPTIONS, IMPORT_OPTIONS, MANAGED_IDENTITY, SAS_TOKEN, SYSTEM_IDENTITY
+
+MAX_ARTIFACTS = 50
+
+NAME_RE = re.compile(r'^[a-zA-Z0-9]{5,50}$')
+# Runs the service creates from a source trigger carry an underscore, and must stay reachable by show/delete.
+EXISTING_RUN_NAME_RE = re.compile(r'^[a-zA-Z0-9][a-zA-Z0-9_-]{0,259}$')
+ACCOUNT_NAME_RE = re.compile(r'^[a-z0-9]{3,24}$')
+CONTAINER_NAME_RE = re.compile(r'^(?=.{3,63}$)[a-z0-9]+(-[a-z0-9]+)*$')
+SECRET_PATH_RE = re.compile(r'^/secrets/[0-9a-z-]{1,127}(/[0-9a-z]{1,64})?/?$')
+USER_IDENTITY_RE = re.compile(
+    r'^/subscriptions/[^/]+/resourcegroups/[^/]+/providers/microsoft\.managedidentity/userassignedidentities/[^/]+$',
+    re.IGNORECASE)
+_REPOSITORY_COMPONENT = r'[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*'
+ARTIFACT_RE = re.compile(
+    r'^(?P<repository>{c}(?:/{c})*)(?::(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{{0,127}}))?'
+    r'(?:@(?P<digest>sha256:[a-f0-9]{{64}}))?$'.format(c=_REPOSITORY_COMPONENT))
+MAX_REPOSITORY_LENGTH = 255
+
+NAME_RULE = "use 5-50 letters and digits, e.g. '{}'"
+STORAGE_CONTAINER_URI_RULE = (
+    "expected https://<account>.blob.<storage suffix>/<container> (or https://<host>/<account>/<container> for "
+    "path-style emulator or Azure Stack endpoints) with a container name of 3-63 lowercase letters, digits and "
+    "single hyphens, e.g. https://mystorage.blob.core.windows.net/transfer")
+SECRET_URI_RULE = ("expected https://<vault host>/secrets/<name>[/<version>], "
+                   "e.g. https://myvault.vault.azure.net/secrets/acrexportsas")
+IDENTITY_RULE = ("expected '[system]' or the resource id of a user-assigned identity, e.g. /subscriptions/<sub>/"
+                 "resourceGroups/<rg>/providers/Microsoft.ManagedIdentity/userAssignedIdentities/<name>")
+ARTIFACT_RULE = ("expected <repository>[:<tag>] or <repository>@sha256:<64 hex digits>: a lowercase repository path "
+                 "(letters, digits, and . _ __ - between them, components joined by /), a tag of 1-128 of "
+                 "[A-Za-z0-9_.-] not starting with . or -; e.g. hello-world:latest or "
+                 "hello-world@sha256:90659bf80b44ce6be8234e6ff90a1ac34acbeb826903b02cfa0da11c82cbc042")
+MISSING_ACCESS_MODE = ("Specify how the pipeline reaches the storage container: --storage-access-mode ManagedIdentity "
+                       "(the pipeline identity needs a role on the storage account), or --secret-uri <Key Vault "
+                       "secret URI holding a SAS token> (SasToken mode).")
+MANAGED_IDENTITY_WITH_SECRET = ("--secret-uri cannot be used with --storage-access-mode ManagedIdentity: in "
+                                "ManagedIdentity mode the pipeline identity reaches storage directly. Drop "
+                                "--secret-uri, or use --storage-access-mode SasToken.")
+SAS_TOKEN_WITHOUT_SECRET = ("--storage-access-mode SasToken needs --secret-uri: the Key Vault secret that holds the "
+                            "SAS token, e.g. https://myvault.vault.azure.net/secrets/acrexportsas")
+
+
+# ---- names -------------------------------------------------------------------------------------------------
+
+def _check_name(value, option, example, pattern=NAME_RE, rule=NAME_RULE):
+    if value is not None and not pattern.match(value):
+        raise InvalidArgumentValueError("Invalid {} '{}': {}.".format(option, value, rule.format(example)))
+
+
+def validate_registry_name(namespace):
+    _check_name(namespace.registry_name, '--registry', 'myregistry')
+
+
+def validate_existing_pipeline(namespace):
+    validate_registry_name(namespace)
+    _check_name(namespace.pipeline_name, '--name', 'mypipeline')
+
+
+# ---- pipelines ---------------------------------------------------------------------------------------------
+
+def normalize_storage_container_uri(value):
+    """Lower-case and check a storage container URI; never echo a query string (it may hold a SAS token)."""
+    uri = value.strip().lower()
+    parts = urlsplit(uri)
+    shown = '{}://{}{}'.format(parts.scheme, parts.netloc, parts.path) if parts.netloc else '<the given value>'
+    if parts.query or parts.fragment:
+        raise InvalidArgumentValueError(
+            "Invalid --storage-container-uri '{}': it must not carry a query string or fragment. Keep SAS tokens "
+            "in Key Vault and pass the secret with --secret-uri; {}.".format(shown, STORAGE_CONTAINER_URI_RULE))
+    if parts.scheme != 'https' or not parts.hostname:
+        raise InvalidArgumentValueError("Invalid --storage-container-uri '{}': {}.".format(
+            shown, STORAGE_CONTAINER_URI_RULE))
+    segments = [s for s in parts.path.split('/') if s]
+    container = None
+    if len(segments) == 1:
+        container = segments[0]
+    elif len(segments) == 2 and _is_path_style_host(parts.hostname) and ACCOUNT_NAME_RE.match(segments[0]):
+        container = segments[1]
+    if container is None or not CONTAINER_NAME_RE.match(container):
+        raise InvalidArgumentValueError("Invalid --storage-container-uri '{}': {}.".format(
+            shown, STORAGE_CONTAINER_URI_RULE))
+    return '{}://{}/{}'.format(parts.scheme, parts.netloc, '/'.join(segments))
+
+
+def _is_path_style_host(hostname):
+    """Account-in-path URLs exist for the storage emulator and Azure Stack, never for <account>.blob.* hosts."""
+    try:
+        ipaddress.ip_address(hostname)
+        return True
+    except ValueError:
+        return '.blob.' not in hostname
+
+
+def normalize_secret_uri(value):
+    uri = value.strip().lower()
+    parts = urlsplit(uri)
+    if parts.scheme != 'https' or not parts.hostname or parts.query or parts.fragment \
+            or not SECRET_PATH_RE.match(parts.path):
+        shown = '{}://{}{}'.format(parts.scheme, parts.netloc, parts.path) if parts.netloc else value
+        raise InvalidArgumentValueError("Invalid --secret-uri '{}': {}.".format(shown, SECRET_URI_RULE))
+    return uri
+
+
+def infer_storage_access_mode(access_mode, secret_uri):
+    if access_mode is None:
+        if secret_uri is None:
+            raise RequiredArgumentMissingError(MISSING_ACCESS_MODE)
+        return SAS_TOKEN
+    if access_mode == MANAGED_IDENTITY and secret_uri is not None:
+        raise MutuallyExclusiveArgumentError(MANAGED_IDENTITY_WITH_SECRET)
+    if access_mode == SAS_TOKEN and secret_uri is None:
+        raise RequiredArgumentMissingError(SAS_TOKEN_WITHOUT_SECRET)
+    return access_mode
+
+
+def normalize_options(values, allowed, kind):
+    """Accept option names in any casing, answer with the service's casing, drop repeats."""
+    canonical = {name.lower(): name for name in allowed}
+    result = []
+    for value in values or []:
+        name = canonical.get(value.lower())
+        if name is None:
+            raise InvalidArgumentValueError("Invalid --options value '{}' for an {} pipeline: allowed values are {}, "
+                                            "e.g. --options {}.".format(value, kind, ', '.join(allowed), allowed[0]))
+        if name not in result:
+            result.append(name)
+    return result
+
+
+def normalize_assign_identity(value):
+    """None or '[system]' (any case) mean system-assigned (None); a user identity id is kept exactly as given."""
+    if value is None or value.strip().lower() == SYSTEM_IDENTITY:
+        return None
+    if not USER_IDENTITY_RE.match(value.strip()):
+        raise InvalidArgumentValueError("Invalid --assign-identity '{}': {}.".format(value, IDENTITY_RULE))
+    return value.strip()
+
+
+def _validate_pipeline_create(namespace, allowed_options, kind):
+    validate_registry_name(namespace)
+    _check_name(namespace.pipeline_name, '--name', 'mypipeline')
+    namespace.storage_container_uri = normalize_storage_container_uri(namespace.storage_container_uri)
+    if namespace.secret_uri is not None:
+        namespace.secret_uri = normalize_secret_uri(namespace.secret_uri)
+    namespace.storage_access_mode = infer_storage_access_mode(namespace.storage_access_mode, namespace.secret_uri)
+    namespace.options = normalize_options(namespace.options, allowed_options, kind)
+    namespace.assign_identity = normalize_assign_identity(namespace.assign_identity)
+
+
+def validate_export_pipeline_create(namespace):
+    _validate_pipeline_create(namespace, EXPORT_OPTIONS, 'export')
+
+
+def validate_import_pipeline_create(namespace):
+    _validate_pipeline_create(namespace, IMPORT_OPTIONS, 'import')
+
+
+# ---- pipeline-runs -----------------------------------------------------------------------------------------
+
+def normalize_artifact(value):
+    """Check one OCI reference; a bare repository means its `latest` tag, as docker pull would."""
+    match = ARTIFACT_RE.match(value)
+    if not match or len(match.group('repository')) > MAX_REPOSITORY_LENGTH:
+        raise InvalidArgumentValueError("Invalid --artifacts value '{}': {}.".format(value, ARTIFACT_RULE))
+    if match.group('tag') is None and match.group('digest') is None:
+        return value + ':latest'
+    return value
+
+
+def normalize_artifacts(values, pipeline_type):
+    if pipeline_type == 'import':
+        if values:
+            raise ArgumentUsageError("--artifacts applies to export runs only: an import run imports every artifact "
+                                     "in the blob. Drop --artifacts, or use --pipeline-type export.")
+        return []
+    if not values:
+        raise RequiredArgumentMissingError("An export run needs --artifacts: 1-{} space-separated references, e.g. "
+                                           "--artifacts hello-world:latest hello-world@sha256:<digest>."
+                                           .format(MAX_ARTIFACTS))
+    if len(values) > MAX_ARTIFACTS:
+        raise InvalidArgumentValueError("Too many --artifacts: {} given, a run exports at most {}. Split them over "
+                                        "several runs.".format(len(values), MAX_ARTIFACTS))
+    return [normalize_artifact(value) for value in values]
+
+
+def validate_pipeline_run_create(namespace):
+    validate_registry_name(namespace)
+    _check_name(namespace.pipeline_name, '--pipeline', 'mypipeline')
+    _check_name(namespace.run_name, '--name', 'myrun01')
+    if not namespace.storage_blob or not namespace.storage_blob.strip():
+        raise InvalidArgumentValueError("--storage-blob must not be empty: give the blob's name in the pipeline's "
+                                        "storage container, e.g. --storage-blob myexport.tar")
+    namespace.artifacts = normalize_artifacts(namespace.artifacts, namespace.pipeline_type)
+
+
+def validate_existing_run(namespace):
+    validate_registry_name(namespace)
+    _check_name(namespace.run_name, '--name', 'myrun01', EXISTING_RUN_NAME_RE,
+                "use letters, digits, '_' and '-' (up to 260), e.g. '{}'")
+
+
+def validate_top(namespace):
+    validate_registry_name(namespace)
+    if namespace.top is not None and namespace.top < 1:
+        raise InvalidArgumentValueError("Invalid --top '{}': give a positive integer, the number of most recent "
+                                        "runs to list, e.g. --top 10.".format(namespace.top))

@@ -1,0 +1,45 @@
+# --------------------------------------------------------------------------------------------
+# Copyright (c) The acrtransfer authors. Licensed under the MIT License.
+# --------------------------------------------------------------------------------------------
+"""Command names mapped to custom functions, validators and table formats."""
+
+from azure.cli.core.commands import CliCommandType
+
+from . import _validators as v
+from ._client_factory import cf_acrtransfer, cf_export_pipelines, cf_import_pipelines
+from ._format import export_pipeline_table, flatten_output, import_pipeline_table, pipeline_run_table
+
+
+def load_command_table(self, _):
+    pipeline_custom = CliCommandType(operations_tmpl='azext_acrtransfer.pipeline#{}')
+
+    for kind, factory, table, validator in (
+            ('export', cf_export_pipelines, export_pipeline_table, v.validate_export_pipeline_create),
+            ('import', cf_import_pipelines, import_pipeline_table, v.validate_import_pipeline_create)):
+        custom = CliCommandType(operations_tmpl='azext_acrtransfer.{}_pipeline#{{}}'.format(kind),
+                                client_factory=factory)
+        with self.command_group('acr {}-pipeline'.format(kind), custom_command_type=custom, is_preview=True,
+                                client_factory=factory) as g:
+            g.custom_command('create', 'create_{}_pipeline'.format(kind), validator=validator,
+                             transform=flatten_output, table_transformer=table)
+            g.custom_show_command('show', 'show_pipeline', custom_command_type=pipeline_custom,
+                                  validator=v.validate_existing_pipeline, transform=flatten_output,
+                                  table_transformer=table)
+            g.custom_command('list', 'list_pipelines', custom_command_type=pipeline_custom,
+                             validator=v.validate_registry_name, transform=flatten_output, table_transformer=table)
+            g.custom_command('delete', 'delete_pipeline', custom_command_type=pipeline_custom,
+                             validator=v.validate_existing_pipeline)
+
+    run_custom = CliCommandType(operations_tmpl='azext_acrtransfer.pipeline_run#{}', client_factory=cf_acrtransfer)
+    with self.command_group('acr pipeline-run', custom_command_type=run_custom, is_preview=True,
+                            client_factory=cf_acrtransfer) as g:
+        g.custom_command('create', 'create_pipeline_run', supports_no_wait=True,
+                         validator=v.validate_pipeline_run_create, transform=flatten_output,
+                         table_transformer=pipeline_run_table)
+        g.custom_show_command('show', 'show_pipeline_run', validator=v.validate_existing_run,
+                              transform=flatten_output, table_transformer=pipeline_run_table)
+        g.custom_command('list', 'list_pipeline_runs', validator=v.validate_top, transform=flatten_output,
+                         table_transformer=pipeline_run_table)
+        g.custom_command('delete', 'delete_pipeline_run', validator=v.validate_existing_run)
+        g.custom_command('clean', 'clean_pipeline_runs', validator=v.validate_registry_name,
+                         transform=flatten_output)

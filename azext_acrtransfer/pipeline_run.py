@@ -1,0 +1,126 @@
+# --------------------------------------------------------------------------------------------
+# Copyright (c) The acrtransfer authors. Licensed under the MIT License.
+# --------------------------------------------------------------------------------------------
+"""az acr pipeline-run: start an export or import run and follow it; show, list, delete and clean runs."""
+
+from datetime import datetime, timezone
+
+from azure.cli.core.azclierror import AzureResponseError
+from knack.log import get_logger
+
+from ._format import redact_sas, start_time_of
+from ._utils import delete_existing, get_existing
+from ._wire import MANAGED_IDENTITY, ExportRun, ImportRun
+
+logger = get_logger(__name__)
+
+RUN_FAILED = "Pipeline run '{name}' failed: {message}"
+KEY_VAULT_HINT = ("Hint: the pipeline's identity could not read the SAS token secret. Grant it 'get' on secrets "
+                  "(az keyvault set-policy --secret-permissions get --object-id <principal id>) or the "
+                  "'Key Vault Secrets User' role; `az acr {kind}-pipeline show` gives the principal id.")
+STORAGE_SAS_HINT = ("Hint: storage refused the SAS token. Check that it has not expired, grants the permissions "
+                    "the run needs (export: read, write, list, create, add; import: read, list, and delete with "
+                    "DeleteSourceBlobOnSuccess), covers service, container and object (srt=sco), and that the "
+                    "account accepts it over https.")
+STORAGE_ROLE_HINT = ("Hint: storage refused the pipeline's managed identity. Assign it 'Storage Blob Data "
+                     "Contributor' (export, or import with DeleteSourceBlobOnSuccess) or 'Storage Blob Data "
+                     "Reader' (import) on the storage account.")
+_FORBIDDEN_MARKERS = ('403', 'forbidden', 'authorizationfailure', 'authorizationpermissionmismatch',
+                      'authenticationfailed', 'not authorized', 'does not have')
+_KEY_VAULT_MARKERS = ('key vault', 'keyvault', 'vault.azure', 'secret')
+
+
+def create_pipeline_run(cmd, client, resource_group_name, registry_name, pipeline_name, run_name, pipeline_type,
+                        storage_blob, artifacts=None, force_redeploy=False, no_wait=False):
+    """GET the pipeline (its id goes into the request), PUT the run, and follow it to a terminal state."""
+    from azure.cli.core.commands import LongRunningOperation
+    from azure.core.exceptions import HttpResponseError
+
+    pipelines = client.export_pipelines if pipeline_type == 'export' else client.import_pipelines
+    pipeline = get_existing(pipelines, resource_group_name, registry_name, pipeline_name)
+    force_update_tag = datetime.now(timezone.utc).isoformat() if force_redeploy else None
+    if pipeline_type == 'export':
+        run = ExportRun(pipeline['id'], storage_blob, tuple(artifacts), force_update_tag)
+    else:
+        run = ImportRun(pipeline['id'], storage_blob, force_update_tag)
+
+    poller = client.pipeline_runs.begin_create_or_update(resource_group_name, registry_name, run_name,
+                                                         run.to_wire())
+    if no_wait:
+        return None
+    try:
+        result = LongRunningOperation(cmd.cli_ctx, start_msg="Running pipeline run '{}'".format(run_name))(poller)
+    except HttpResponseError:
+        # A failed run ends the polling with an error; the run itself says why.
+        result = client.pipeline_runs.get(resource_group_name, registry_name, run_name)
+        if not is_failed(result):
+            raise
+    if is_failed(result):
+        raise AzureResponseError(describe_failure(result, pipeline_type, storage_access_mode(pipeline)))
+    return result
+
+
+def is_failed(run):
+    properties = (run or {}).get('properties') or {}
+    return 'Failed' in (properties.get('provisioningState'), (properties.get('response') or {}).get('status'))
+
+
+def storage_access_mode(pipeline):
+    properties = pipeline.get('properties') or {}
+    return (properties.get('target') or properties.get('source') or {}).get('storageAccessMode')
+
+
+def describe_failure(run, pipeline_type, access_mode):
+    message = redact_sas(((run.get('properties') or {}).get('response') or {}).get('pipelineRunErrorMessage')) \
+        or 'the service gave no error message'
+    text = RUN_FAILED.format(name=run.get('name'), message=message)
+    hint = failure_hint(message, pipeline_type, access_mode)
+    return '{}\n{}'.format(text, hint) if hint else text
+
+
+def failure_hint(message, pipeline_type, access_mode):
+    """One line for the causes operators hit most: Key Vault access, SAS problems, missing storage roles."""
+    lowered = message.lower()
+    if not any(marker in lowered for marker in _FORBIDDEN_MARKERS):
+        return None
+    if any(marker in lowered for marker in _KEY_VAULT_MARKERS):
+        return KEY_VAULT_HINT.format(kind=pipeline_type)
+    return STORAGE_ROLE_HINT if access_mode == MANAGED_IDENTITY else STORAGE_SAS_HINT
+
+
+def show_pipeline_run(client, resource_group_name, registry_name, run_name):
+    return get_existing(client.pipeline_runs, resource_group_name, registry_name, run_name)
+
+
+def list_pipeline_runs(client, resource_group_name, registry_name, top=None):
+    runs = list(client.pipeline_runs.list(resource_group_name, registry_name))
+    if top is not None:
+        runs = sorted(runs, key=start_time_of, reverse=True)[:top]
+    return runs
+
+
+def delete_pipeline_run(client, resource_group_name, registry_name, run_name):
+    delete_existing(client.pipeline_runs, resource_group_name, registry_name, run_name)
+
+
+def clean_pipeline_runs(client, resource_group_name, registry_name, dry_run=False):
+    """Delete every run whose provisioningState is Failed; with --dry-run only list them."""
+    from azure.core.exceptions import HttpResponseError
+
+    failed = [run for run in client.pipeline_runs.list(resource_group_name, registry_name)
+              if (run.get('properties') or {}).get('provisioningState') == 'Failed']
+    if dry_run:
+        logger.warning('%d failed pipeline-run(s) would be deleted.', len(failed))
+        return failed
+    deleted, errors = [], []
+    for run in failed:
+        try:
+            client.pipeline_runs.begin_delete(resource_group_name, registry_name, run['name']).result()
+            deleted.append(run['name'])
+        except HttpResponseError as error:
+            errors.append('{}: {}'.format(run['name'], error.message))
+    summary = 'Deleted {} failed pipeline-run(s); {} deletion(s) failed.'.format(len(deleted), len(errors))
+    if errors:
+        raise AzureResponseError('{}\n{}'.format(summary, '\n'.join(errors)))
+    logger.warning(summary)
+    return {'deleted': len(deleted), 'failed': 0, 'deletedRuns': deleted}
