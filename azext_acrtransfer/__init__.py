@@ -23,4 +23,4 @@ class AcrTransferCommandsLoader(AzCommandsLoader):
         load_arguments(self, command)
 
 
-COMMAND_LOADER_CLS = AcrTransferCommandsLoader
+COMMAND_LOADER_CLS = AcrTransferCommandsLoader  # pylint: disable=invalid-name

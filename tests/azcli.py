@@ -144,7 +144,7 @@ def run_az(argv, output='json'):
     args = list(argv) + (['--output', output] if output and '--output' not in argv and '-o' not in argv else [])
     with mock.patch('azure.cli.core.auth.identity.Identity.get_user_credential',
                     lambda *_, **__: FakeUserCredential()), \
-            contextlib.redirect_stderr(stderr), _fresh_az_logging():
+            contextlib.redirect_stderr(stderr), contextlib.redirect_stdout(stdout), _fresh_az_logging():
         cli = get_default_cli()
         try:
             exit_code = cli.invoke(args, out_file=stdout)

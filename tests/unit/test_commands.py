@@ -1,0 +1,122 @@
+# --------------------------------------------------------------------------------------------
+# Copyright (c) The acrtransfer authors. Licensed under the MIT License.
+# --------------------------------------------------------------------------------------------
+"""Command-level behaviour through az in-process: refusals before any request, configuration, help."""
+
+import os
+from unittest import mock
+
+import pytest
+
+from azcli import run_az, set_config
+from replay import strict_replay
+
+REG = ['-g', 'rg1', '-r', 'myregistry']
+CONTAINER = 'https://mystorage.blob.core.windows.net/transfer'
+SECRET = 'https://myvault.vault.azure.net/secrets/sas'
+LIST_URL = ('https://management.azure.com/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg1/'
+            'providers/Microsoft.ContainerRegistry/registries/myregistry/importPipelines?api-version={}')
+
+BAD_COMMANDS = {
+    'short registry': ['acr', 'export-pipeline', 'list', '-g', 'rg1', '-r', 'abc'],
+    'bad pipeline name': ['acr', 'export-pipeline', 'show', *REG, '-n', 'my-pipe'],
+    'no mode, no secret': ['acr', 'export-pipeline', 'create', *REG, '-n', 'pipe1', '-c', CONTAINER],
+    'managed identity with secret': ['acr', 'import-pipeline', 'create', *REG, '-n', 'pipe1', '-c', CONTAINER,
+                                     '-m', 'ManagedIdentity', '-s', SECRET],
+    'sas token without secret': ['acr', 'export-pipeline', 'create', *REG, '-n', 'pipe1', '-c', CONTAINER,
+                                 '-m', 'SasToken'],
+    'http container': ['acr', 'export-pipeline', 'create', *REG, '-n', 'pipe1', '-s', SECRET,
+                       '-c', 'http://mystorage.blob.core.windows.net/transfer'],
+    'sas in container uri': ['acr', 'export-pipeline', 'create', *REG, '-n', 'pipe1', '-s', SECRET,
+                             '-c', CONTAINER + '?sv=1&sig=SECRETSIG'],
+    'bad secret uri': ['acr', 'export-pipeline', 'create', *REG, '-n', 'pipe1', '-c', CONTAINER,
+                       '-s', 'https://myvault.vault.azure.net/keys/k'],
+    'import option on export': ['acr', 'export-pipeline', 'create', *REG, '-n', 'pipe1', '-c', CONTAINER,
+                                '-s', SECRET, '--options', 'OverwriteTags'],
+    'bad identity': ['acr', 'import-pipeline', 'create', *REG, '-n', 'pipe1', '-c', CONTAINER, '-s', SECRET,
+                     '--assign-identity', 'system'],
+    'bad mode': ['acr', 'import-pipeline', 'create', *REG, '-n', 'pipe1', '-c', CONTAINER, '-m', 'Anonymous'],
+    'bad trigger flag': ['acr', 'import-pipeline', 'create', *REG, '-n', 'pipe1', '-c', CONTAINER, '-s', SECRET,
+                         '-e', 'maybe'],
+    'bad pipeline type': ['acr', 'pipeline-run', 'create', *REG, '-p', 'pipe1', '-n', 'run01', '-t', 'copy',
+                          '-b', 'blob'],
+    'artifacts on import': ['acr', 'pipeline-run', 'create', *REG, '-p', 'pipe1', '-n', 'run01', '-t', 'import',
+                            '-b', 'blob', '-a', 'hello:1'],
+    'no artifacts on export': ['acr', 'pipeline-run', 'create', *REG, '-p', 'pipe1', '-n', 'run01', '-t', 'export',
+                               '-b', 'blob'],
+    'bad artifact': ['acr', 'pipeline-run', 'create', *REG, '-p', 'pipe1', '-n', 'run01', '-t', 'export',
+                     '-b', 'blob', '-a', 'Hello:latest'],
+    'empty blob': ['acr', 'pipeline-run', 'create', *REG, '-p', 'pipe1', '-n', 'run01', '-t', 'export',
+                   '-b', '', '-a', 'hello:1'],
+    'bad run name': ['acr', 'pipeline-run', 'create', *REG, '-p', 'pipe1', '-n', 'run', '-t', 'import', '-b', 'b'],
+    'top zero': ['acr', 'pipeline-run', 'list', *REG, '--top', '0'],
+    'top not a number': ['acr', 'pipeline-run', 'list', *REG, '--top', 'ten'],
+}
+
+
+@pytest.mark.parametrize('argv', BAD_COMMANDS.values(), ids=BAD_COMMANDS.keys())
+def test_bad_input_is_refused_before_any_request(argv):
+    with strict_replay([]) as replay:
+        result = run_az(argv)
+    assert result.exit_code != 0
+    assert replay.sent == []
+    assert 'ERROR' in result.stderr or 'error' in result.stderr
+    assert 'SECRETSIG' not in result.stderr + result.stdout
+
+
+def test_validation_errors_state_the_rule_and_an_example():
+    with strict_replay([]):
+        result = run_az(BAD_COMMANDS['bad artifact'])
+    assert "Invalid --artifacts value 'Hello:latest'" in result.stderr
+    assert 'e.g. hello-world:latest' in result.stderr
+
+
+def empty_list(api_version):
+    return [{'method': 'GET', 'uri': LIST_URL.format(api_version), 'request_body': None, 'status': 200,
+             'response_headers': {'content-type': 'application/json'}, 'response_body': '{"value": []}'}]
+
+
+def test_api_version_can_be_overridden_by_config_and_environment():
+    try:
+        set_config('acrtransfer', 'api_version', '2023-01-01-preview')
+        with strict_replay(empty_list('2023-01-01-preview')) as replay:
+            assert run_az(['acr', 'import-pipeline', 'list', *REG]).exit_code == 0
+        assert not replay.mismatches and not replay.pending
+    finally:
+        set_config('acrtransfer', 'api_version', None)
+    with mock.patch.dict(os.environ, {'AZURE_ACRTRANSFER_API_VERSION': '2024-11-01-preview'}), \
+            strict_replay(empty_list('2024-11-01-preview')) as replay:
+        assert run_az(['acr', 'import-pipeline', 'list', *REG]).exit_code == 0
+    assert not replay.mismatches and not replay.pending
+
+
+def test_registry_and_group_come_from_configured_defaults():
+    try:
+        set_config('defaults', 'acr', 'myregistry')
+        set_config('defaults', 'group', 'rg1')
+        with strict_replay(empty_list('2025-06-01-preview')) as replay:
+            result = run_az(['acr', 'import-pipeline', 'list'])
+        assert result.exit_code == 0, result.stderr
+        assert not replay.mismatches and not replay.pending
+    finally:
+        set_config('defaults', 'acr', None)
+        set_config('defaults', 'group', None)
+
+
+COMMANDS = [(group, command) for group in ('export-pipeline', 'import-pipeline')
+            for command in ('create', 'show', 'list', 'delete')] + \
+    [('pipeline-run', command) for command in ('create', 'show', 'list', 'delete', 'clean')]
+
+
+@pytest.mark.parametrize('group, command', COMMANDS)
+def test_every_command_has_help_with_examples(group, command):
+    result = run_az(['acr', group, command, '--help'], output=None)
+    assert 'Examples' in result.stdout, result.stdout
+    assert 'preview' in result.stdout
+
+
+@pytest.mark.parametrize('group', ['export-pipeline', 'import-pipeline', 'pipeline-run'])
+def test_groups_are_marked_preview_and_documented(group):
+    result = run_az(['acr', group, '--help'], output=None)
+    assert 'Preview' in result.stdout or 'preview' in result.stdout
+    assert 'Commands:' in result.stdout
