@@ -1,0 +1,426 @@
+"""The ACR-compatible front of one sandbox registry: what ``az acr login``, ``az acr repository ...`` and docker-style
+clients expect from ``<registry>.azurecr.io``, in front of a plain CNCF distribution registry.
+
+- ``POST /oauth2/exchange``: an ARM (AAD) access token the sandbox issued -> an ACR refresh token;
+- ``GET|POST /oauth2/token``: a refresh token (or, with the empty-GUID user name, a refresh token as password)
+  plus scopes -> an access token listing the granted repository actions;
+- ``GET /acr/v1/_catalog``, ``GET /acr/v1/{repository}/_tags[/{tag}]``: ACR's metadata API;
+- ``/v2/...``: a streaming proxy to the upstream registry, behind a Bearer challenge.
+
+Tokens are HS256 JWTs signed with a key that lives as long as the app (a restart logs every client out, as an
+expired token would). The registry does not record tag times; the front reports the time it first saw a tag point
+at its digest (or the time a push through the front set it).
+"""
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import secrets
+import time
+import uuid
+from datetime import datetime, timezone
+from typing import Callable, Optional
+from urllib.parse import quote
+
+import aiohttp
+from aiohttp import web
+
+from acrtransfer_sandbox.transfer.registry import MANIFEST_ACCEPT
+
+EMPTY_GUID = '00000000-0000-0000-0000-000000000000'
+REFRESH_TOKEN_SECONDS = 3 * 3600
+ACCESS_TOKEN_SECONDS = 75 * 60
+DEFAULT_PAGE_SIZE = 100
+MAX_PAGE_SIZE = 1000
+ORDERINGS = ('timedesc', 'timeasc')
+ACTIONS_FOR_METHOD = {'GET': {'pull', 'metadata_read', '*'}, 'HEAD': {'pull', 'metadata_read', '*'},
+                      'PUT': {'push', '*'}, 'POST': {'push', '*'}, 'PATCH': {'push', '*'},
+                      'DELETE': {'delete', '*'}}
+TOKEN_ISSUER = 'Azure Container Registry'
+
+AUTHENTICATION_REQUIRED = 'authentication required'
+INSUFFICIENT_SCOPE = 'insufficient scope for this operation'
+INVALID_AAD_TOKEN = 'the access token is invalid or expired'
+INVALID_REFRESH_TOKEN = 'the refresh token is invalid or expired'
+UNSUPPORTED_GRANT = "unsupported grant_type '{}'"
+WRONG_SERVICE = "the service '{}' is not this registry ('{}')"
+REPOSITORY_UNKNOWN = 'repository name not known to registry'
+TAG_UNKNOWN = 'tag not known to repository'
+UPSTREAM_UNREACHABLE = 'the registry is unavailable'
+
+# Hop-by-hop and framing headers the proxy must not copy from one connection to the other.
+_NOT_FORWARDED = {'host', 'authorization', 'connection', 'keep-alive', 'transfer-encoding', 'te', 'trailer',
+                  'upgrade', 'proxy-authorization', 'proxy-authenticate', 'content-length'}
+
+AadTokenVerifier = Callable[[str], Optional[dict]]
+
+
+def make_registry_front_app(upstream_url: str, registry_name: str, login_server: str,
+                            verify_aad_token: AadTokenVerifier) -> web.Application:
+    front = _RegistryFront(upstream_url.rstrip('/'), registry_name, login_server, verify_aad_token)
+    app = web.Application(client_max_size=1024 ** 2)
+    app.cleanup_ctx.append(front.upstream_session)
+    app.router.add_post('/oauth2/exchange', front.exchange)
+    app.router.add_route('GET', '/oauth2/token', front.token)
+    app.router.add_route('POST', '/oauth2/token', front.token)
+    app.router.add_get('/acr/v1/_catalog', front.catalog)
+    app.router.add_get(r'/acr/v1/{repository:.+}/_tags/{tag}', front.tag)
+    app.router.add_get(r'/acr/v1/{repository:.+}/_tags', front.tags)
+    app.router.add_route('*', '/v2', front.proxy)
+    app.router.add_route('*', r'/v2/{path:.*}', front.proxy)
+    return app
+
+
+class _TokenSigner:
+    """Compact HS256 JWTs: enough for clients that decode them (az reads ``access`` from access tokens)."""
+
+    def __init__(self):
+        self._key = secrets.token_bytes(32)
+
+    def sign(self, claims: dict) -> str:
+        header = _b64url(json.dumps({'alg': 'HS256', 'typ': 'JWT'}).encode())
+        payload = _b64url(json.dumps(claims, separators=(',', ':')).encode())
+        signature = hmac.new(self._key, '{}.{}'.format(header, payload).encode(), hashlib.sha256).digest()
+        return '{}.{}.{}'.format(header, payload, _b64url(signature))
+
+    def verify(self, token: str, kind: str) -> Optional[dict]:
+        """The claims of a token we issued, of the given kind and not expired; else None."""
+        try:
+            header, payload, signature = token.split('.')
+            expected = hmac.new(self._key, '{}.{}'.format(header, payload).encode(), hashlib.sha256).digest()
+            if not hmac.compare_digest(_b64url_decode(signature), expected):
+                return None
+            claims = json.loads(_b64url_decode(payload))
+        except (ValueError, binascii.Error):
+            return None
+        if claims.get('grant_type') != kind or claims.get('exp', 0) < time.time():
+            return None
+        return claims
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b'=').decode()
+
+
+def _b64url_decode(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + '=' * (-len(text) % 4))
+
+
+def _error(status: int, code: str, message: str, detail=None, headers: Optional[dict] = None) -> web.Response:
+    body = {'errors': [{'code': code, 'message': message, 'detail': detail}]}
+    return web.json_response(body, status=status, headers=headers)
+
+
+def _parse_scope(scope: str) -> Optional[dict]:
+    """``repository:<name>:<a,b>`` (or ``registry:catalog:*``) -> an access entry."""
+    kind, _, rest = scope.partition(':')
+    name, _, actions = rest.rpartition(':')
+    if not kind or not name or not actions:
+        return None
+    return {'type': kind, 'name': name, 'actions': actions.split(',')}
+
+
+def _isoformat(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, timezone.utc).strftime('%Y-%m-%dT%H:%M:%S.%fZ')
+
+
+class _RegistryFront:
+    def __init__(self, upstream_url: str, registry_name: str, login_server: str,
+                 verify_aad_token: AadTokenVerifier):
+        self.upstream_url = upstream_url
+        self.registry_name = registry_name
+        self.login_server = login_server
+        self.verify_aad_token = verify_aad_token
+        self.signer = _TokenSigner()
+        self.session: Optional[aiohttp.ClientSession] = None
+        # (repository, tag) -> (digest, created, last updated), as this front observed them
+        self.tag_times: dict[tuple[str, str], tuple[str, float, float]] = {}
+
+    async def upstream_session(self, app: web.Application):
+        self.session = aiohttp.ClientSession(auto_decompress=False,
+                                             timeout=aiohttp.ClientTimeout(total=None, sock_connect=10))
+        yield
+        await self.session.close()
+
+    # ---- tokens -------------------------------------------------------------------------------------------------
+
+    def _challenge(self, scope: Optional[str] = None, error: Optional[str] = None) -> dict:
+        value = 'Bearer realm="https://{0}/oauth2/token",service="{0}"'.format(self.login_server)
+        if scope:
+            value += ',scope="{}"'.format(scope)
+        if error:
+            value += ',error="{}"'.format(error)
+        return {'WWW-Authenticate': value, 'Docker-Distribution-Api-Version': 'registry/2.0'}
+
+    def _unauthorized(self, message: str = AUTHENTICATION_REQUIRED, scope: Optional[str] = None) -> web.Response:
+        error = 'insufficient_scope' if scope else None
+        return _error(401, 'UNAUTHORIZED', message, headers=self._challenge(scope, error))
+
+    def _service_matches(self, service: Optional[str]) -> bool:
+        return not service or service.lower() == self.login_server.lower()
+
+    async def exchange(self, request: web.Request) -> web.Response:
+        form = await request.post()
+        grant_type = form.get('grant_type', '')
+        if grant_type not in ('access_token', 'access_token_refresh_token'):
+            return _error(400, 'UNSUPPORTED_GRANT_TYPE', UNSUPPORTED_GRANT.format(grant_type))
+        if not self._service_matches(form.get('service')):
+            return _error(400, 'INVALID_SERVICE', WRONG_SERVICE.format(form.get('service'), self.login_server))
+        claims = self.verify_aad_token(form.get('access_token', '')) if form.get('access_token') else None
+        if not claims:
+            return _error(401, 'UNAUTHORIZED', INVALID_AAD_TOKEN)
+        now = int(time.time())
+        refresh_token = self.signer.sign({
+            'jti': str(uuid.uuid4()), 'sub': claims.get('oid') or claims.get('sub') or claims.get('appid', ''),
+            'tenant': form.get('tenant') or claims.get('tid', ''), 'aud': self.login_server, 'iss': TOKEN_ISSUER,
+            'nbf': now, 'iat': now, 'exp': now + REFRESH_TOKEN_SECONDS, 'grant_type': 'refresh_token'})
+        return web.json_response({'refresh_token': refresh_token})
+
+    async def token(self, request: web.Request) -> web.Response:
+        params = dict(request.query)
+        scopes = request.query.getall('scope', [])
+        if request.method == 'POST':
+            form = await request.post()
+            params.update((key, value) for key, value in form.items() if isinstance(value, str))
+            scopes += form.getall('scope', [])
+        if not self._service_matches(params.get('service')):
+            return _error(400, 'INVALID_SERVICE', WRONG_SERVICE.format(params.get('service'), self.login_server))
+        refresh_claims = self._refresh_claims(request, params)
+        if refresh_claims is None:
+            return _error(401, 'UNAUTHORIZED', INVALID_REFRESH_TOKEN)
+        access = [entry for scope in scopes for part in scope.split(' ') if (entry := _parse_scope(part))]
+        now = int(time.time())
+        access_token = self.signer.sign({
+            'jti': str(uuid.uuid4()), 'sub': refresh_claims.get('sub', ''), 'aud': self.login_server,
+            'iss': TOKEN_ISSUER, 'nbf': now, 'iat': now, 'exp': now + ACCESS_TOKEN_SECONDS,
+            'access': access, 'grant_type': 'access_token'})
+        return web.json_response({'access_token': access_token})
+
+    def _refresh_claims(self, request: web.Request, params: dict) -> Optional[dict]:
+        """A refresh token given as refresh_token grant, as password grant, or as Basic auth password (the
+        docker login flow, user name ``00000000-0000-0000-0000-000000000000``)."""
+        grant_type = params.get('grant_type', '')
+        if grant_type == 'refresh_token':
+            return self.signer.verify(params.get('refresh_token', ''), 'refresh_token')
+        if grant_type == 'password':
+            return self.signer.verify(params.get('password', ''), 'refresh_token')
+        authorization = request.headers.get('Authorization', '')
+        if authorization.lower().startswith('basic '):
+            try:
+                _, _, password = base64.b64decode(authorization[6:]).decode().partition(':')
+            except (binascii.Error, UnicodeDecodeError):
+                return None
+            return self.signer.verify(password, 'refresh_token')
+        return None
+
+    def _access_claims(self, request: web.Request) -> Optional[dict]:
+        authorization = request.headers.get('Authorization', '')
+        if not authorization.lower().startswith('bearer '):
+            return None
+        return self.signer.verify(authorization[7:].strip(), 'access_token')
+
+    @staticmethod
+    def _allows(claims: dict, kind: str, name: str, wanted: set[str]) -> bool:
+        for entry in claims.get('access', []):
+            granted = set(entry.get('actions', []))
+            if entry.get('type') == kind and entry.get('name') in (name, '*') and wanted & granted:
+                return True
+        return False
+
+    def _authorize(self, request: web.Request, kind: str, name: str, wanted: set[str],
+                   challenge_action: str) -> Optional[web.Response]:
+        """None if the request's access token grants one of ``wanted`` on the resource, else the 401 to send."""
+        claims = self._access_claims(request)
+        if claims is None:
+            return self._unauthorized()
+        if not self._allows(claims, kind, name, wanted):
+            return self._unauthorized(INSUFFICIENT_SCOPE, '{}:{}:{}'.format(kind, name, challenge_action))
+        return None
+
+    # ---- ACR metadata API -----------------------------------------------------------------------------------
+
+    async def catalog(self, request: web.Request) -> web.StreamResponse:
+        denied = self._authorize(request, 'registry', 'catalog', {'*'}, '*')
+        if denied:
+            return denied
+        size = _page_size(request)
+        query = {'n': str(size)}
+        if request.query.get('last'):
+            query['last'] = request.query['last']
+        async with self.session.get(self.upstream_url + '/v2/_catalog', params=query) as upstream:
+            if upstream.status != 200:
+                return _error(upstream.status, 'UNKNOWN', UPSTREAM_UNREACHABLE)
+            repositories = (await upstream.json()).get('repositories') or []
+        response = web.json_response({'repositories': repositories})
+        if len(repositories) == size:
+            response.headers['Link'] = '</acr/v1/_catalog?last={}&n={}>; rel="next"'.format(
+                quote(repositories[-1], safe=''), size)
+        return response
+
+    async def tags(self, request: web.Request) -> web.StreamResponse:
+        repository = request.match_info['repository']
+        denied = self._authorize(request, 'repository', repository, {'metadata_read', 'pull', '*'}, 'metadata_read')
+        if denied:
+            return denied
+        attributes = await self._tag_attributes(repository)
+        if attributes is None:
+            return _error(404, 'NAME_UNKNOWN', REPOSITORY_UNKNOWN, {'name': repository})
+        ordering = request.query.get('orderby', '')
+        if ordering in ORDERINGS:
+            attributes.sort(key=lambda tag: (tag['lastUpdateTime'], tag['name']), reverse=ordering == 'timedesc')
+        last = request.query.get('last')
+        if last:
+            names = [tag['name'] for tag in attributes]
+            attributes = attributes[names.index(last) + 1:] if last in names else [
+                tag for tag in attributes if tag['name'] > last]
+        size = _page_size(request)
+        page = attributes[:size]
+        response = web.json_response({'registry': self.login_server, 'imageName': repository, 'tags': page})
+        if len(attributes) > size:
+            response.headers['Link'] = '</acr/v1/{}/_tags?last={}&n={}&orderby={}>; rel="next"'.format(
+                repository, quote(page[-1]['name'], safe=''), size, ordering)
+        return response
+
+    async def tag(self, request: web.Request) -> web.StreamResponse:
+        repository, name = request.match_info['repository'], request.match_info['tag']
+        denied = self._authorize(request, 'repository', repository, {'metadata_read', 'pull', '*'}, 'metadata_read')
+        if denied:
+            return denied
+        attributes = await self._tag_attributes(repository)
+        if attributes is None:
+            return _error(404, 'NAME_UNKNOWN', REPOSITORY_UNKNOWN, {'name': repository})
+        match = [tag for tag in attributes if tag['name'] == name]
+        if not match:
+            return _error(404, 'TAG_UNKNOWN', TAG_UNKNOWN, {'name': repository, 'tag': name})
+        return web.json_response({'registry': self.login_server, 'imageName': repository, 'tag': match[0]})
+
+    async def _tag_attributes(self, repository: str) -> Optional[list[dict]]:
+        """ACR's tag attributes for every tag of the repository, sorted by name; None if it does not exist."""
+        names = await self._upstream_tags(repository)
+        if names is None:
+            return None
+        attributes = []
+        for name in sorted(names):
+            digest = await self._upstream_digest(repository, name)
+            if digest:
+                attributes.append(self._attributes_of(repository, name, digest))
+        return attributes
+
+    def _attributes_of(self, repository: str, name: str, digest: str) -> dict:
+        now = time.time()
+        known_digest, created, updated = self.tag_times.get((repository, name), (None, now, now))
+        if known_digest != digest:
+            updated = now
+            self.tag_times[(repository, name)] = (digest, created, updated)
+        return {'name': name, 'digest': digest, 'createdTime': _isoformat(created),
+                'lastUpdateTime': _isoformat(updated), 'signed': False,
+                'changeableAttributes': {'deleteEnabled': True, 'writeEnabled': True, 'readEnabled': True,
+                                         'listEnabled': True}}
+
+    async def _upstream_tags(self, repository: str) -> Optional[list[str]]:
+        names: list[str] = []
+        url: Optional[str] = '{}/v2/{}/tags/list?n={}'.format(self.upstream_url, repository, MAX_PAGE_SIZE)
+        while url:
+            async with self.session.get(url) as upstream:
+                if upstream.status == 404:
+                    return None
+                if upstream.status != 200:
+                    raise web.HTTPBadGateway(text=UPSTREAM_UNREACHABLE)
+                names.extend((await upstream.json()).get('tags') or [])
+                link = upstream.headers.get('Link', '')
+                url = self.upstream_url + link[link.index('<') + 1:link.index('>')] if 'rel="next"' in link else None
+        return names
+
+    async def _upstream_digest(self, repository: str, tag: str) -> Optional[str]:
+        url = '{}/v2/{}/manifests/{}'.format(self.upstream_url, repository, tag)
+        async with self.session.head(url, headers={'Accept': MANIFEST_ACCEPT}) as upstream:
+            return upstream.headers.get('Docker-Content-Digest') if upstream.status == 200 else None
+
+    # ---- /v2/ proxy ---------------------------------------------------------------------------------------------
+
+    def _authorize_v2(self, request: web.Request) -> Optional[web.Response]:
+        path = request.match_info.get('path', '')
+        if not path:
+            return None if self._access_claims(request) else self._unauthorized()
+        if path.rstrip('/') == '_catalog':
+            return self._authorize(request, 'registry', 'catalog', {'*'}, '*')
+        repository = _repository_of(path)
+        if repository is None:
+            return _error(404, 'NAME_UNKNOWN', REPOSITORY_UNKNOWN)
+        wanted = ACTIONS_FOR_METHOD.get(request.method, {'*'})
+        if request.method in ('GET', 'HEAD'):
+            action = 'pull'
+        else:
+            action = 'delete' if request.method == 'DELETE' else 'pull,push'
+        return self._authorize(request, 'repository', repository, wanted, action)
+
+    async def proxy(self, request: web.Request) -> web.StreamResponse:
+        denied = self._authorize_v2(request)
+        if denied:
+            return denied
+        headers = {key: value for key, value in request.headers.items() if key.lower() not in _NOT_FORWARDED}
+        headers['X-Forwarded-Proto'] = 'https'
+        headers['X-Forwarded-Host'] = self.login_server
+        body = request.content if request.body_exists else None
+        if request.body_exists and request.content_length is not None:
+            headers['Content-Length'] = str(request.content_length)
+        url = self.upstream_url + request.rel_url.path_qs
+        try:
+            async with self.session.request(request.method, url, headers=headers, data=body,
+                                            allow_redirects=False) as upstream:
+                self._note_manifest_push(request, upstream)
+                return await self._relay(request, upstream)
+        except aiohttp.ClientConnectionError:
+            return _error(502, 'UNAVAILABLE', UPSTREAM_UNREACHABLE)
+
+    async def _relay(self, request: web.Request, upstream: aiohttp.ClientResponse) -> web.StreamResponse:
+        response = web.StreamResponse(status=upstream.status, reason=upstream.reason)
+        for key, value in upstream.headers.items():
+            if key.lower() in _NOT_FORWARDED:
+                continue
+            if key.lower() == 'location':
+                value = self._front_location(value)
+            response.headers.add(key, value)
+        if upstream.content_length is not None:
+            response.content_length = upstream.content_length
+        await response.prepare(request)
+        if request.method != 'HEAD':
+            async for chunk in upstream.content.iter_chunked(256 * 1024):
+                await response.write(chunk)
+        await response.write_eof()
+        return response
+
+    def _front_location(self, location: str) -> str:
+        """Location headers point at the front, whatever URL the upstream thinks it has."""
+        if location.startswith(self.upstream_url):
+            return 'https://{}{}'.format(self.login_server, location[len(self.upstream_url):])
+        return location
+
+    def _note_manifest_push(self, request: web.Request, upstream: aiohttp.ClientResponse) -> None:
+        path = request.match_info.get('path', '')
+        if request.method != 'PUT' or upstream.status != 201 or '/manifests/' not in path:
+            return
+        repository, _, reference = path.rpartition('/manifests/')
+        digest = upstream.headers.get('Docker-Content-Digest')
+        if digest and not reference.startswith('sha256:'):
+            now = time.time()
+            _, created, _ = self.tag_times.get((repository, reference), (None, now, now))
+            self.tag_times[(repository, reference)] = (digest, created, now)
+
+
+def _repository_of(path: str) -> Optional[str]:
+    """The repository named by a distribution API path (``<name>/manifests/...``, ``<name>/blobs/...``,
+    ``<name>/tags/list``)."""
+    for marker in ('/manifests/', '/blobs/', '/tags/'):
+        if marker in path:
+            return path.split(marker, 1)[0]
+    return None
+
+
+def _page_size(request: web.Request) -> int:
+    try:
+        size = int(request.query.get('n', DEFAULT_PAGE_SIZE))
+    except ValueError:
+        size = DEFAULT_PAGE_SIZE
+    return max(1, min(size, MAX_PAGE_SIZE))
