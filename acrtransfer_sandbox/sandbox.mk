@@ -1,0 +1,37 @@
+# The sandbox: two offline clouds for the real az (see docs/sandbox.md). Included by the top-level Makefile.
+# sandbox-up / sandbox-down / demo / test-e2e install what they need first (npm, apt, the venv, the wheel).
+AZURITE_VERSION ?= 3.35.0
+AZURITE := .tools/node_modules/.bin/azurite-blob
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+SANDBOX := $(VENV)/bin/python -m acrtransfer_sandbox
+
+.PHONY: sandbox-tools sandbox-up sandbox-down sandbox-status demo test-e2e
+
+# Azurite from npm (pinned), CNCF distribution and skopeo from Debian: installed once, when missing.
+sandbox-tools: $(AZURITE)
+	@command -v docker-registry >/dev/null && command -v skopeo >/dev/null || { \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq docker-registry skopeo >/dev/null; }
+
+$(AZURITE):
+	npm install --prefix .tools --no-audit --no-fund --loglevel=error azurite@$(AZURITE_VERSION)
+
+# Starts everything in the background (idempotent), writes .sandbox/source.env and .sandbox/target.env.
+sandbox-up: venv wheel sandbox-tools
+	$(SANDBOX) up --wheel $(WHEEL)
+
+# Stops every process of the sandbox by its recorded PID (idempotent); state stays in .sandbox/.
+sandbox-down:
+	@if [ -x $(VENV)/bin/python ]; then $(SANDBOX) down; else echo "sandbox down: no virtualenv, nothing to stop"; fi
+
+sandbox-status:
+	$(SANDBOX) status
+
+# The ACR Transfer workflow end to end with the real az and the extension from the wheel; always stops the sandbox.
+demo: sandbox-up
+	@status=0; PATH="$(CURDIR)/$(VENV)/bin:$$PATH" bash acrtransfer_sandbox/demo.sh || status=$$?; \
+		$(MAKE) --no-print-directory sandbox-down; exit $$status
+
+# End-to-end tests: their own sandbox (state dir and ports of their own), brought up and down by the suite.
+test-e2e: venv wheel sandbox-tools
+	$(VENV)/bin/python -m pytest tests/e2e -v

@@ -1,0 +1,45 @@
+"""Command line of the sandbox: `python -m acrtransfer_sandbox up|down|status|serve|clock`."""
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from . import bootstrap, server
+from .config import SandboxConfig
+from .trigger import clock_offset_file
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m acrtransfer_sandbox", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    up = commands.add_parser("up", help="start everything in the background, seed it, write the env files")
+    up.add_argument("--wheel", type=Path, help="install this acrtransfer wheel into both clouds' az")
+    commands.add_parser("down", help="stop every process of the sandbox (by PID)")
+    commands.add_parser("status", help="PIDs of the sandbox's processes (null: not running)")
+    commands.add_parser("serve", help="run the cloud fronts in the foreground (what `up` starts)")
+    clock = commands.add_parser("clock", help="move the source trigger's clock (rehearse old blobs)")
+    clock.add_argument("--advance-days", type=float, required=True, help="days ahead of real time; 0 resets")
+    args = parser.parse_args(argv)
+    config = SandboxConfig.from_environment()
+    try:
+        if args.command == "up":
+            bootstrap.up(config, args.wheel)
+        elif args.command == "down":
+            bootstrap.down(config)
+        elif args.command == "status":
+            print(json.dumps(bootstrap.status(config), indent=2))
+        elif args.command == "serve":
+            server.main(config)
+        elif args.command == "clock":
+            path = clock_offset_file(config)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(str(args.advance_days))
+            print(f"source trigger clock: real time + {args.advance_days} days")
+    except RuntimeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

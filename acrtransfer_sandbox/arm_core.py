@@ -1,0 +1,136 @@
+"""ARM's core surface for one cloud: subscription, tenant, resource group, the seeded registry and storage account,
+and the subscription-wide resource listings `az acr` and `az keyvault` use to find a resource's group by name.
+"""
+from aiohttp import web
+
+from .config import LOCATION, CloudConfig
+from .http_common import arm_error, ci_path, json_response, resource_not_found
+from .store import ResourceStore
+
+REGISTRY_TYPE = "Microsoft.ContainerRegistry/registries"
+VAULT_TYPE = "Microsoft.KeyVault/vaults"
+STORAGE_TYPE = "Microsoft.Storage/storageAccounts"
+
+
+def subscription_document(cloud: CloudConfig) -> dict:
+    return {"id": f"/subscriptions/{cloud.subscription_id}", "authorizationSource": "RoleBased",
+            "managedByTenants": [], "subscriptionId": cloud.subscription_id, "tenantId": cloud.tenant_id,
+            "displayName": f"ACR Transfer sandbox ({cloud.name})", "state": "Enabled",
+            "subscriptionPolicies": {"locationPlacementId": "Public_2014-09-01", "quotaId": "Sandbox",
+                                     "spendingLimit": "Off"}}
+
+
+def tenant_document(cloud: CloudConfig) -> dict:
+    return {"id": f"/tenants/{cloud.tenant_id}", "tenantId": cloud.tenant_id, "countryCode": "US",
+            "displayName": f"ACR Transfer sandbox {cloud.name} tenant", "domains": [f"{cloud.name}.acrsandbox.local"],
+            "tenantCategory": "Home", "defaultDomain": f"{cloud.name}.acrsandbox.local", "tenantType": "AAD"}
+
+
+def resource_group_document(cloud: CloudConfig) -> dict:
+    return {"id": cloud.group_id, "name": cloud.resource_group, "type": "Microsoft.Resources/resourceGroups",
+            "location": LOCATION, "properties": {"provisioningState": "Succeeded"}}
+
+
+def registry_document(cloud: CloudConfig) -> dict:
+    return {"sku": {"name": "Premium", "tier": "Premium"}, "type": REGISTRY_TYPE, "id": cloud.registry_id,
+            "name": cloud.registry_name, "location": LOCATION, "tags": {},
+            "properties": {"loginServer": cloud.login_server, "creationDate": "2026-01-01T00:00:00.0000000Z",
+                           "provisioningState": "Succeeded", "adminUserEnabled": False,
+                           "publicNetworkAccess": "Enabled", "networkRuleBypassOptions": "AzureServices",
+                           "zoneRedundancy": "Disabled", "anonymousPullEnabled": False,
+                           "policies": {}, "encryption": {"status": "disabled"}, "dataEndpointEnabled": False}}
+
+
+def storage_account_document(cloud: CloudConfig) -> dict:
+    return {"sku": {"name": "Standard_LRS", "tier": "Standard"}, "kind": "StorageV2", "id": cloud.storage_account_id,
+            "name": cloud.storage_account, "type": STORAGE_TYPE, "location": LOCATION, "tags": {},
+            "properties": {"provisioningState": "Succeeded", "supportsHttpsTrafficOnly": True,
+                           "primaryEndpoints": {"blob": cloud.blob_endpoint + "/"},
+                           "primaryLocation": LOCATION, "statusOfPrimary": "available"}}
+
+
+def seed_core_resources(store: ResourceStore, cloud: CloudConfig) -> None:
+    """The registry and storage account come from the configuration (rewritten on every start, so a port change
+    is picked up); the vault is created once and then only changed by its API (its access policies persist)."""
+    store.put(cloud.registry_id, registry_document(cloud))
+    store.put(cloud.storage_account_id, storage_account_document(cloud))
+
+
+def _generic_resource(doc: dict) -> dict:
+    return {key: doc[key] for key in ("id", "name", "type", "location", "tags", "sku", "kind") if key in doc}
+
+
+def _type_filter(filter_text: str):
+    """The resource type in `resourceType eq 'X'` (the only filter az sends here), or None."""
+    if "resourcetype eq" not in filter_text.lower():
+        return None
+    return filter_text.split("'")[1].lower()
+
+
+def build_core_routes(cloud: CloudConfig, store: ResourceStore) -> web.RouteTableDef:
+    routes = web.RouteTableDef()
+    sub_path = "/subscriptions/{subscription}"
+
+    def wrong_subscription(request):
+        if request.match_info["subscription"].lower() != cloud.subscription_id:
+            return arm_error(404, "SubscriptionNotFound",
+                             f"The subscription '{request.match_info['subscription']}' could not be found.")
+        return None
+
+    def wrong_group(request):
+        if request.match_info["group"].lower() != cloud.resource_group.lower():
+            return arm_error(404, "ResourceGroupNotFound",
+                             f"Resource group '{request.match_info['group']}' could not be found.")
+        return wrong_subscription(request)
+
+    @routes.get(ci_path("/subscriptions"))
+    async def list_subscriptions(_request):
+        return json_response({"value": [subscription_document(cloud)], "count": {"type": "Total", "value": 1}})
+
+    @routes.get(ci_path(sub_path))
+    async def get_subscription(request):
+        return wrong_subscription(request) or json_response(subscription_document(cloud))
+
+    @routes.get(ci_path("/tenants"))
+    async def list_tenants(_request):
+        return json_response({"value": [tenant_document(cloud)]})
+
+    @routes.get(ci_path(sub_path + "/resourceGroups"))
+    async def list_groups(request):
+        return wrong_subscription(request) or json_response({"value": [resource_group_document(cloud)]})
+
+    @routes.get(ci_path(sub_path + "/resourceGroups/{group}"))
+    async def get_group(request):
+        return wrong_group(request) or json_response(resource_group_document(cloud))
+
+    @routes.get(ci_path(sub_path + "/resources"))
+    async def list_resources(request):
+        wanted = _type_filter(request.query.get("$filter", ""))
+        docs = [d for d in store.all_resources() if d["id"].lower().startswith(f"/subscriptions/{cloud.subscription_id}")
+                and "/" not in d["type"].split("/", 1)[1] and (wanted is None or d["type"].lower() == wanted)]
+        return wrong_subscription(request) or json_response({"value": [_generic_resource(d) for d in docs]})
+
+    @routes.get(ci_path(sub_path + "/providers/Microsoft.ContainerRegistry/registries"))
+    async def list_registries(request):
+        return wrong_subscription(request) or json_response({"value": [registry_document(cloud)]})
+
+    @routes.get(ci_path(sub_path + "/resourceGroups/{group}/providers/Microsoft.ContainerRegistry/registries"))
+    async def list_group_registries(request):
+        return wrong_group(request) or json_response({"value": [registry_document(cloud)]})
+
+    @routes.get(ci_path(sub_path + "/resourceGroups/{group}/providers/Microsoft.ContainerRegistry/registries/{name}"))
+    async def get_registry(request):
+        return wrong_group(request) or _stored_or_404(store, request, REGISTRY_TYPE)
+
+    @routes.get(ci_path(sub_path + "/resourceGroups/{group}/providers/Microsoft.Storage/storageAccounts/{name}"))
+    async def get_storage_account(request):
+        return wrong_group(request) or _stored_or_404(store, request, STORAGE_TYPE)
+
+    return routes
+
+
+def _stored_or_404(store: ResourceStore, request: web.Request, resource_type: str) -> web.Response:
+    doc = store.get(request.path)
+    if doc is None:
+        return resource_not_found(resource_type, request.match_info["name"], request.match_info["group"])
+    return json_response(doc)

@@ -1,0 +1,241 @@
+"""`up` and `down`: start Azurite, the two registries and the cloud process in the background, seed them, log az
+in to each cloud in a private AZURE_CONFIG_DIR and write the env files. Everything is idempotent: a second `up`
+finds the processes by PID and the az configurations by a marker, and only rewrites the env files.
+"""
+import asyncio
+import concurrent.futures
+import json
+import os
+import shlex
+import shutil
+import ssl
+import subprocess
+import sys
+from pathlib import Path
+from typing import Optional
+
+import aiohttp
+
+from . import processes
+from .certs import ensure_certificates
+from .config import REPO_ROOT, STORAGE_CONTAINER, CloudConfig, SandboxConfig
+from .credentials import SandboxCredentials
+from .sas import account_sas
+from .server import load_credentials
+from .transfer import RegistryClient, push_sample_images
+
+AZURITE_BIN = REPO_ROOT / ".tools" / "node_modules" / ".bin" / "azurite-blob"
+START_TIMEOUT_SECONDS = 30
+SERVER_PROCESS = "cloud-front"
+AZURITE_PROCESS = "azurite"
+SAMPLE_REPOSITORY = "hello-world"
+
+
+def registry_process_name(cloud: CloudConfig) -> str:
+    return f"registry-{cloud.name}"
+
+
+def process_names(config: SandboxConfig) -> list:
+    return [SERVER_PROCESS, AZURITE_PROCESS] + [registry_process_name(c) for c in config.clouds]
+
+
+def azurite_process(config: SandboxConfig, credentials: SandboxCredentials, tls: dict) -> processes.ManagedProcess:
+    if not AZURITE_BIN.exists():
+        raise RuntimeError(f"Azurite is not installed at {AZURITE_BIN}: run `make sandbox-up` (it installs it).")
+    location = config.home / "azurite"
+    location.mkdir(parents=True, exist_ok=True)
+    accounts = ";".join(f"{c.storage_account}:{credentials.storage_keys[c.name]}" for c in config.clouds)
+    return processes.ManagedProcess(
+        AZURITE_PROCESS,
+        [str(AZURITE_BIN), "--blobHost", "127.0.0.1", "--blobPort", str(config.storage_port), "--location",
+         str(location), "--cert", str(tls["cert"]), "--key", str(tls["key"]), "--skipApiVersionCheck",
+         "--disableTelemetry", "--loose", "--silent"],
+        marker=str(location), env={"AZURITE_ACCOUNTS": accounts})
+
+
+def registry_process(config: SandboxConfig, cloud: CloudConfig) -> processes.ManagedProcess:
+    if not shutil.which("docker-registry"):
+        raise RuntimeError("docker-registry is not installed: run `make sandbox-up` (it installs it with apt).")
+    root = config.home / "registries" / cloud.name
+    root.mkdir(parents=True, exist_ok=True)
+    config_file = config.home / "registries" / f"{cloud.name}.yml"
+    config_file.write_text(
+        "version: 0.1\nlog:\n  level: warn\n  formatter: text\nstorage:\n  filesystem:\n"
+        f"    rootdirectory: {root}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{cloud.registry_upstream_port}\n")
+    return processes.ManagedProcess(registry_process_name(cloud), ["docker-registry", "serve", str(config_file)],
+                                    marker=str(config_file))
+
+
+def server_process(config: SandboxConfig) -> processes.ManagedProcess:
+    return processes.ManagedProcess(SERVER_PROCESS, [sys.executable, "-m", "acrtransfer_sandbox", "serve"],
+                                    marker="acrtransfer_sandbox serve", cwd=REPO_ROOT,
+                                    env=_sandbox_environment(config))
+
+
+def _sandbox_environment(config: SandboxConfig) -> dict:
+    return {"ACRSANDBOX_HOME": str(config.home), "ACRSANDBOX_PORT_BASE": str(config.port_base),
+            "ACRSANDBOX_TRIGGER_INTERVAL": str(config.trigger_interval),
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))}
+
+
+def up(config: SandboxConfig, wheel: Optional[Path]) -> None:
+    credentials = load_credentials(config)
+    tls = ensure_certificates(config.home / "tls")
+    started = [
+        (azurite_process(config, credentials, tls), config.storage_port),
+        *[(registry_process(config, c), c.registry_upstream_port) for c in config.clouds],
+        (server_process(config), config.source.front_port),
+    ]
+    for process, port in started:
+        if not processes.running_pid(config.pid_dir, process.name) and not processes.port_is_free(port):
+            raise RuntimeError(f"port {port} for {process.name} is taken by another program; "
+                               "choose other ports with ACRSANDBOX_PORT_BASE")
+        processes.start(process, config.pid_dir, config.log_dir)
+    for process, port in started:
+        processes.wait_for_port(port, START_TIMEOUT_SECONDS, process.name, config.pid_dir, config.log_dir)
+    for cloud in []:
+        processes.wait_for_port(cloud.registry_front_port, START_TIMEOUT_SECONDS, SERVER_PROCESS,
+                                config.pid_dir, config.log_dir)
+    asyncio.run(_seed_data(config, credentials))
+    with concurrent.futures.ThreadPoolExecutor(max_workers=len(config.clouds)) as pool:
+        list(pool.map(lambda c: configure_az(config, credentials, c, wheel), config.clouds))
+    for cloud in config.clouds:
+        write_env_file(config, credentials, cloud)
+    print(f"sandbox up: env files {config.env_file(config.source)} and {config.env_file(config.target)}")
+
+
+def down(config: SandboxConfig) -> None:
+    stopped = [name for name in process_names(config) if processes.stop(config.pid_dir, name)]
+    print("sandbox down: stopped " + (", ".join(stopped) if stopped else "nothing (it was not running)"))
+
+
+def status(config: SandboxConfig) -> dict:
+    return {name: processes.running_pid(config.pid_dir, name) for name in process_names(config)}
+
+
+async def _seed_data(config: SandboxConfig, credentials: SandboxCredentials) -> None:
+    """The storage containers in Azurite and the sample images in the source registry, when missing."""
+    context = ssl.create_default_context(cafile=str(config.ca_cert))
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=context)) as session:
+        for cloud in config.clouds:
+            sas = account_sas(cloud.storage_account, credentials.storage_keys[cloud.name])
+            async with session.put(f"{cloud.container_uri}?restype=container&{sas}") as response:
+                if response.status not in (201, 409):
+                    raise RuntimeError(f"creating container {cloud.container_uri} failed: {response.status} "
+                                       f"{await response.text()}")
+        source = RegistryClient(session, config.source.registry_upstream_url)
+        if "latest" not in await _tags(source, SAMPLE_REPOSITORY):
+            await push_sample_images(source)
+
+
+async def _tags(registry: RegistryClient, repository: str) -> list:
+    try:
+        return await registry.list_tags(repository)
+    except Exception:  # pylint: disable=broad-except
+        # The repository does not exist yet (NAME_UNKNOWN): no tags.
+        return []
+
+
+# az configuration per cloud
+def az_environment(config: SandboxConfig, cloud: CloudConfig) -> dict:
+    return {"AZURE_CONFIG_DIR": str(config.azure_config_dir(cloud)), "REQUESTS_CA_BUNDLE": str(config.ca_cert),
+            "AZURE_CORE_COLLECT_TELEMETRY": "false"}
+
+
+def az_executable() -> str:
+    local = Path(sys.executable).parent / "az"
+    return str(local) if local.exists() else "az"
+
+
+def run_az(config: SandboxConfig, cloud: CloudConfig, *args: str, secret: Optional[str] = None) -> str:
+    env = {**os.environ, **az_environment(config, cloud), "AZURE_CORE_ONLY_SHOW_ERRORS": "true"}
+    result = subprocess.run([az_executable(), *args], env=env, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        shown = " ".join("***" if a == secret else a for a in args)
+        error = result.stderr.replace(secret, "***") if secret else result.stderr
+        raise RuntimeError(f"az {shown} failed ({result.returncode}): {error.strip()}")
+    return result.stdout
+
+
+def _az_marker(config: SandboxConfig, cloud: CloudConfig) -> dict:
+    return {"front": cloud.front_url, "tenant": cloud.tenant_id, "ca": config.ca_cert.read_text()[-80:]}
+
+
+def configure_az(config: SandboxConfig, credentials: SandboxCredentials, cloud: CloudConfig,
+                 wheel: Optional[Path]) -> None:
+    """Register the cloud, log in as the operator service principal and install the extension, once."""
+    config_dir = config.azure_config_dir(cloud)
+    marker_file = config_dir / "acrsandbox-marker.json"
+    marker = _az_marker(config, cloud)
+    if not marker_file.exists() or json.loads(marker_file.read_text()) != marker:
+        shutil.rmtree(config_dir, ignore_errors=True)
+        config_dir.mkdir(parents=True)
+        run_az(config, cloud, "config", "set", "core.instance_discovery=false", "core.collect_telemetry=false")
+        run_az(config, cloud, "cloud", "register", "--name", cloud.cloud_name,
+               "--endpoint-resource-manager", cloud.front_url)
+        run_az(config, cloud, "cloud", "set", "--name", cloud.cloud_name)
+        secret = credentials.client_secrets[cloud.name]
+        run_az(config, cloud, "login", "--service-principal", "--username", cloud.client_id, "--password", secret,
+               "--tenant", cloud.tenant_id, "--output", "none", secret=secret)
+        marker_file.write_text(json.dumps(marker))
+    if wheel:
+        install_extension(config, cloud, wheel)
+
+
+def install_extension(config: SandboxConfig, cloud: CloudConfig, wheel: Path) -> None:
+    """`az extension add --source <wheel>`, again only when the wheel changed since the last install."""
+    stamp_file = config.azure_config_dir(cloud) / "acrsandbox-wheel.json"
+    stamp = {"wheel": str(wheel.resolve()), "mtime": wheel.stat().st_mtime, "size": wheel.stat().st_size}
+    if stamp_file.exists() and json.loads(stamp_file.read_text()) == stamp:
+        return
+    run_az(config, cloud, "extension", "remove", "--name", "acrtransfer") if _extension_installed(config, cloud) \
+        else None
+    run_az(config, cloud, "extension", "add", "--source", str(wheel.resolve()), "--yes")
+    stamp_file.write_text(json.dumps(stamp))
+
+
+def _extension_installed(config: SandboxConfig, cloud: CloudConfig) -> bool:
+    return (config.azure_config_dir(cloud) / "cliextensions" / "acrtransfer").exists()
+
+
+def connection_string(cloud: CloudConfig, key: str) -> str:
+    return (f"DefaultEndpointsProtocol=https;AccountName={cloud.storage_account};AccountKey={key};"
+            f"BlobEndpoint={cloud.blob_endpoint};")
+
+
+def env_variables(config: SandboxConfig, credentials: SandboxCredentials, cloud: CloudConfig) -> dict:
+    connection = connection_string(cloud, credentials.storage_keys[cloud.name])
+    return {
+        **az_environment(config, cloud),
+        "ACRSANDBOX_CLOUD": cloud.name,
+        "ACRSANDBOX_HOME": str(config.home),
+        "ACRSANDBOX_PORT_BASE": str(config.port_base),
+        "ACRSANDBOX_ARM_ENDPOINT": cloud.front_url + "/",
+        "ACRSANDBOX_TENANT": cloud.tenant_id,
+        "ACRSANDBOX_SUBSCRIPTION": cloud.subscription_id,
+        "ACRSANDBOX_RESOURCE_GROUP": cloud.resource_group,
+        "ACRSANDBOX_REGISTRY": cloud.registry_name,
+        "ACRSANDBOX_LOGIN_SERVER": cloud.login_server,
+        "ACRSANDBOX_REGISTRY_BACKEND": f"127.0.0.1:{cloud.registry_upstream_port}",
+        "ACRSANDBOX_STORAGE_ACCOUNT": cloud.storage_account,
+        "ACRSANDBOX_STORAGE_ACCOUNT_ID": cloud.storage_account_id,
+        "ACRSANDBOX_STORAGE_CONTAINER": STORAGE_CONTAINER,
+        "ACRSANDBOX_STORAGE_CONTAINER_URI": cloud.container_uri,
+        "ACRSANDBOX_STORAGE_CONNECTION_STRING": connection,
+        "AZURE_STORAGE_CONNECTION_STRING": connection,
+        "ACRSANDBOX_KEYVAULT": cloud.vault_name,
+        "ACRSANDBOX_KEYVAULT_ID": cloud.vault_id,
+        "ACRSANDBOX_KEYVAULT_URI": cloud.vault_url,
+        "ACRSANDBOX_SECRET_URI": cloud.secret_uri,
+    }
+
+
+def write_env_file(config: SandboxConfig, credentials: SandboxCredentials, cloud: CloudConfig) -> Path:
+    path = config.env_file(cloud)
+    lines = [f"# ACR Transfer sandbox, {cloud.name} cloud: `source {path}`, then use az as usual.",
+             f"export PATH={shlex.quote(str(Path(az_executable()).parent))}:\"$PATH\"",
+             *[f"export {name}={shlex.quote(value)}" for name, value in env_variables(config, credentials, cloud).items()]]
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write("\n".join(lines) + "\n")
+    return path

@@ -1,0 +1,233 @@
+"""The run executor: checks the pipeline identity's access like the service does, then drives the transfer engine.
+
+Each run is an asyncio task in the sandbox process. Its state lives in the run resource (status, progress,
+times, importedArtifacts, catalogDigest, pipelineRunErrorMessage) and in an async-operation record that
+Azure-AsyncOperation points at. Runs found unfinished at start-up were cut by a restart: they end Failed.
+"""
+import asyncio
+import logging
+import ssl
+import uuid
+from typing import Optional
+from urllib.parse import urlparse
+
+import aiohttp
+
+from .authorization import StorageRoleMissing, require_storage_role
+from .config import SandboxConfig
+from .credentials import SandboxCredentials
+from .http_common import utc_now
+from .keyvault import KeyVaultAccessDenied, KeyVaultSecretMissing, secret_for_principal
+from .pipelines import TERMINAL_RUN_STATES, pipeline_principal_id
+from .store import ResourceStore
+from .transfer import BlobContainer, RegistryClient, TransferError, export_to_blob, import_from_blob
+
+log = logging.getLogger("acrtransfer_sandbox.executor")
+
+OPERATIONS_KEY = "operations"
+INTERRUPTED_MESSAGE = ("The pipeline run was interrupted: the sandbox stopped while it was in progress (at {}%). "
+                       "It did not complete; an import may have pushed part of its artifacts. "
+                       "Run it again with --force-redeploy.")
+PIPELINE_GONE = "The pipeline '{}' of this run no longer exists."
+STORAGE_UNKNOWN = ("Storage request failed: the storage account of '{}' is not part of this sandbox "
+                   "(known accounts: {}).")
+INTERNAL_ERROR = "The sandbox failed while running the pipeline: {}: {}"
+SKIPPED_NOTE = "Completed with ContinueOnErrors; skipped artifacts: {}"
+PROGRESS_SAVE_STEP = 5
+
+
+class RunFailure(Exception):
+    """A reason to fail the run whose message is meant for the user (never contains a secret)."""
+
+
+def storage_account_of(container_uri: str) -> tuple:
+    """(account, container) from a path-style emulator URI or a host-style Azure URI."""
+    parsed = urlparse(container_uri)
+    segments = [s for s in parsed.path.split("/") if s]
+    if len(segments) >= 2:
+        return segments[0].lower(), segments[1]
+    return parsed.hostname.split(".")[0].lower(), segments[0] if segments else ""
+
+
+class RunExecutor:
+    def __init__(self, config: SandboxConfig, credentials: SandboxCredentials, store: ResourceStore):
+        self.config = config
+        self.credentials = credentials
+        self.store = store
+        self._session: Optional[aiohttp.ClientSession] = None
+        self._tasks: set = set()
+
+    async def startup(self) -> None:
+        context = ssl.create_default_context(cafile=str(self.config.ca_cert))
+        self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=context),
+                                              timeout=aiohttp.ClientTimeout(total=None, sock_read=300))
+        self.fail_interrupted_runs()
+
+    async def shutdown(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._session:
+            await self._session.close()
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        return self._session
+
+    # Async operations
+    def _save_operation(self, operation_id: str, record: dict) -> None:
+        operations = self.store.get_bookkeeping(OPERATIONS_KEY, {})
+        operations[operation_id] = record
+        self.store.set_bookkeeping(OPERATIONS_KEY, operations)
+
+    def operation(self, operation_id: str) -> Optional[dict]:
+        return self.store.get_bookkeeping(OPERATIONS_KEY, {}).get(operation_id)
+
+    def record_finished_operation(self, run: dict) -> str:
+        operation_id = str(uuid.uuid4())
+        self._save_operation(operation_id, _operation_record(operation_id, run))
+        return operation_id
+
+    def start(self, run_id: str) -> str:
+        operation_id = str(uuid.uuid4())
+        run = self.store.get(run_id)
+        self._save_operation(operation_id, _operation_record(operation_id, run, run_id=run_id))
+        task = asyncio.get_running_loop().create_task(self._execute(run_id, operation_id))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return operation_id
+
+    def fail_interrupted_runs(self) -> None:
+        for run in self.store.all_resources():
+            if run["type"].endswith("/pipelineRuns") and run["properties"]["provisioningState"] not in TERMINAL_RUN_STATES:
+                percent = run["properties"]["response"].get("progress", {}).get("percentage", "0")
+                self._finish(run["id"], None, failure=INTERRUPTED_MESSAGE.format(percent))
+                log.warning("run %s was cut by a restart: marked Failed", run["id"])
+        operations = self.store.get_bookkeeping(OPERATIONS_KEY, {})
+        for operation_id, record in operations.items():
+            if record["status"] == "InProgress":
+                run = self.store.get(record.get("runId", "")) or {}
+                operations[operation_id] = _operation_record(operation_id, run, run_id=record.get("runId"))
+        self.store.set_bookkeeping(OPERATIONS_KEY, operations)
+
+    # Execution
+    async def _execute(self, run_id: str, operation_id: str) -> None:
+        run = self.store.get(run_id)
+        try:
+            outcome = await self._transfer(run)
+        except (RunFailure, TransferError) as exc:
+            self._finish(run_id, operation_id, failure=str(getattr(exc, "message", exc)))
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # pylint: disable=broad-except
+            # A bug or an unexpected failure of a dependency: the run must still end, with the reason.
+            log.exception("run %s failed unexpectedly", run_id)
+            self._finish(run_id, operation_id, failure=INTERNAL_ERROR.format(type(exc).__name__, exc))
+        else:
+            self._finish(run_id, operation_id, outcome=outcome)
+
+    async def _transfer(self, run: dict):
+        run_request = run["properties"]["request"]
+        pipeline = self.store.get(run_request["pipelineResourceId"])
+        if pipeline is None:
+            raise RunFailure(PIPELINE_GONE.format(run_request["pipelineResourceId"]))
+        is_import = pipeline["type"].endswith("importPipelines")
+        storage = pipeline["properties"]["source" if is_import else "target"]
+        options = set(pipeline["properties"].get("options") or [])
+        needs_write = not is_import or "DeleteSourceBlobOnSuccess" in options
+        container = self.open_container(pipeline, storage, needs_write)
+        registry = RegistryClient(self._session, self._registry_upstream_of(run["id"]))
+        progress = self._progress_recorder(run["id"])
+        if is_import:
+            return await import_from_blob(container, run_request["source"]["name"], registry, options, progress)
+        return await export_to_blob(registry, container, run_request["target"]["name"],
+                                    list(run_request["artifacts"]), options, progress)
+
+    def open_container(self, pipeline: dict, storage: dict, needs_write: bool) -> BlobContainer:
+        """The pipeline's container as its identity may reach it, or RunFailure with the service's 403 wording."""
+        principal = pipeline_principal_id(pipeline)
+        account, _ = storage_account_of(storage["uri"])
+        cloud = next((c for c in self.config.clouds if c.storage_account == account), None)
+        if cloud is None:
+            raise RunFailure(STORAGE_UNKNOWN.format(storage["uri"], ", ".join(c.storage_account for c in self.config.clouds)))
+        container_url = f"{cloud.blob_endpoint}/{storage_account_of(storage['uri'])[1]}"
+        if storage["storageAccessMode"] == "SasToken":
+            try:
+                sas = secret_for_principal(self.store, storage["keyVaultUri"], principal)
+            except (KeyVaultAccessDenied, KeyVaultSecretMissing) as exc:
+                raise RunFailure(str(exc)) from None
+            return BlobContainer.with_sas(self._session, container_url, sas)
+        try:
+            require_storage_role(self.store, principal, cloud.storage_account_id, needs_write)
+        except StorageRoleMissing as exc:
+            raise RunFailure(str(exc)) from None
+        return BlobContainer.with_account_key(self._session, container_url, cloud.storage_account,
+                                              self.credentials.storage_keys[cloud.name])
+
+    def _registry_upstream_of(self, run_id: str) -> str:
+        subscription = run_id.split("/")[2].lower()
+        cloud = next(c for c in self.config.clouds if c.subscription_id == subscription)
+        return cloud.registry_upstream_url
+
+    def _progress_recorder(self, run_id: str):
+        last_saved = {"percent": -PROGRESS_SAVE_STEP}
+
+        def record(percent: int) -> None:
+            # Persist every few percent only: the store rewrites its file on each change.
+            if percent - last_saved["percent"] >= PROGRESS_SAVE_STEP or percent == 100:
+                last_saved["percent"] = percent
+                run = self.store.get(run_id)
+                if run and run["properties"]["provisioningState"] not in TERMINAL_RUN_STATES:
+                    run["properties"]["response"]["progress"] = {"percentage": str(percent)}
+                    self.store.put(run_id, run)
+        return record
+
+    def _finish(self, run_id: str, operation_id: Optional[str], *, outcome=None, failure: Optional[str] = None):
+        run = self.store.get(run_id)
+        if run is None:
+            return
+        response = run["properties"]["response"]
+        response["finishedTime"] = utc_now()
+        if failure is not None:
+            run["properties"]["provisioningState"] = "Failed"
+            response["status"] = "Failed"
+            response["pipelineRunErrorMessage"] = failure
+            log.info("run %s failed: %s", run_id, failure)
+        else:
+            run["properties"]["provisioningState"] = "Succeeded"
+            response["status"] = "Succeeded"
+            response["progress"] = {"percentage": "100"}
+            response["importedArtifacts"] = list(outcome.imported_artifacts)
+            response["catalogDigest"] = outcome.catalog_digest
+            if outcome.skipped_artifacts:
+                response["pipelineRunErrorMessage"] = SKIPPED_NOTE.format("; ".join(outcome.skipped_artifacts))
+            log.info("run %s succeeded: %s", run_id, ", ".join(outcome.imported_artifacts))
+        self._describe_storage(run)
+        self.store.put(run_id, run)
+        if operation_id:
+            self._save_operation(operation_id, _operation_record(operation_id, run, run_id=run_id))
+
+    def _describe_storage(self, run: dict) -> None:
+        """response.source / response.target: where the blob was read or written (no secrets)."""
+        run_request = run["properties"]["request"]
+        pipeline = self.store.get(run_request["pipelineResourceId"]) or {"properties": {}, "type": ""}
+        side, storage_key = ("source", "source") if "source" in run_request else ("target", "target")
+        storage = pipeline["properties"].get(storage_key)
+        if storage:
+            blob = run_request[side]["name"]
+            run["properties"]["response"][side] = {"type": "AzureStorageBlob", "name": blob,
+                                                   "uri": storage["uri"].rstrip("/") + "/" + blob,
+                                                   "storageAccessMode": storage["storageAccessMode"]}
+
+
+def _operation_record(operation_id: str, run: dict, run_id: Optional[str] = None) -> dict:
+    state = run.get("properties", {}).get("provisioningState", "Failed")
+    response = run.get("properties", {}).get("response", {})
+    record = {"id": operation_id, "name": operation_id, "runId": run_id or run.get("id"),
+              "status": state if state in TERMINAL_RUN_STATES else "InProgress",
+              "startTime": response.get("startTime", utc_now())}
+    if state in TERMINAL_RUN_STATES:
+        record["endTime"] = response.get("finishedTime")
+    if state == "Failed":
+        record["error"] = {"code": "PipelineRunFailed", "message": response.get("pipelineRunErrorMessage", "")}
+    return record

@@ -1,0 +1,97 @@
+"""What every ARM-style front shares: JSON responses, ARM error bodies, timestamps and token checks."""
+import datetime
+import re
+import json
+import logging
+from typing import Optional
+
+from aiohttp import web
+
+from .tokens import TokenIssuer, bearer_token
+
+log = logging.getLogger("acrtransfer_sandbox.http")
+
+CALLER_CLAIMS_KEY = "caller_claims"
+
+
+def utc_now() -> str:
+    """ARM's timestamp format: ISO 8601 with microseconds and an explicit UTC offset."""
+    return datetime.datetime.now(datetime.timezone.utc).isoformat()
+
+
+def json_response(body, status: int = 200, headers: Optional[dict] = None) -> web.Response:
+    return web.Response(status=status, text=json.dumps(body), content_type="application/json",
+                        charset="utf-8", headers=headers)
+
+
+def arm_error(status: int, code: str, message: str) -> web.Response:
+    return json_response({"error": {"code": code, "message": message}}, status=status)
+
+
+def resource_not_found(resource_type: str, name: str, resource_group: str) -> web.Response:
+    return arm_error(404, "ResourceNotFound",
+                     f"The Resource '{resource_type}/{name}' under resource group '{resource_group}' was not found. "
+                     "For more details please go to https://aka.ms/ARMResourceNotFoundFix")
+
+
+async def read_json_body(request: web.Request):
+    """The request's JSON body, or None when it is empty; a body that is not JSON raises a 400 for the caller."""
+    text = await request.text()
+    if not text.strip():
+        return None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise web.HTTPBadRequest(text=json.dumps({"error": {"code": "InvalidRequestContent",
+                                                            "message": f"The request content is not valid JSON: {exc}"}}),
+                                 content_type="application/json") from exc
+
+
+def bearer_auth_middleware(issuer: TokenIssuer, tenant_id: str, audience: str, is_public, challenge: str):
+    """Refuse requests without a token this sandbox issued for this cloud's tenant and the expected audience."""
+    @web.middleware
+    async def middleware(request: web.Request, handler):
+        if is_public(request.path):
+            return await handler(request)
+        token = bearer_token(request.headers.get("Authorization"))
+        claims = issuer.verify(token) if token else None
+        if not claims:
+            reason = "The 'Authorization' header is missing." if not token else "The access token is invalid or expired."
+            return _unauthorized("AuthenticationFailed", f"Authentication failed. {reason}", challenge)
+        if claims.get("tid") != tenant_id or claims.get("aud", "").rstrip("/") != audience.rstrip("/"):
+            return _unauthorized("InvalidAuthenticationTokenTenant" if claims.get("tid") != tenant_id
+                                 else "InvalidAuthenticationTokenAudience",
+                                 "The access token was issued for another tenant or audience than this endpoint.",
+                                 challenge)
+        request[CALLER_CLAIMS_KEY] = claims
+        return await handler(request)
+    return middleware
+
+
+def _unauthorized(code: str, message: str, challenge: str) -> web.Response:
+    response = arm_error(401, code, message)
+    response.headers["WWW-Authenticate"] = challenge
+    return response
+
+
+@web.middleware
+async def access_log_middleware(request: web.Request, handler):
+    """One line per request (method, path without query, status): enough to follow az --debug side by side."""
+    try:
+        response = await handler(request)
+    except web.HTTPException as exc:
+        log.info("%s %s -> %s", request.method, request.path, exc.status)
+        raise
+    log.info("%s %s -> %s", request.method, request.path, response.status)
+    return response
+
+
+def ci_path(template: str) -> str:
+    """An aiohttp route template whose literal segments match in any case, as ARM's do
+    ('resourcegroups' and 'resourceGroups' are the same URL to ARM)."""
+    parts = []
+    for index, segment in enumerate(template.split("/")):
+        if segment and not segment.startswith("{"):
+            segment = "{_literal%d:(?i:%s)}" % (index, re.escape(segment))
+        parts.append(segment)
+    return "/".join(parts)

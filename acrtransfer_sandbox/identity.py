@@ -1,0 +1,121 @@
+"""The cloud's identity endpoints: cloud metadata, OIDC discovery and the client-credentials token endpoint.
+
+These are what `az cloud register --endpoint-resource-manager`, `az login --service-principal` (MSAL) and the
+ACR refresh-token exchange need; nothing else of Entra ID is imitated.
+"""
+import hmac
+
+from aiohttp import web
+
+from .config import (ACR_LOGIN_SERVER_SUFFIX, ARM_AUDIENCE, KEYVAULT_DNS_SUFFIX, STORAGE_ENDPOINT_SUFFIX,
+                     VAULT_AUDIENCE, CloudConfig)
+from .http_common import json_response
+from .tokens import TOKEN_LIFETIME_SECONDS, TokenIssuer
+
+PUBLIC_PATH_MARKERS = ("/metadata/endpoints", "/.well-known/openid-configuration", "/oauth2/", "/discovery/")
+
+
+def is_identity_path(path: str) -> bool:
+    return any(marker in path for marker in PUBLIC_PATH_MARKERS)
+
+
+def cloud_metadata(cloud: CloudConfig) -> dict:
+    """The document ARM serves at /metadata/endpoints (2022-09-01 shape), pointing at this cloud's fronts."""
+    front = cloud.front_url
+    return {
+        "name": cloud.cloud_name,
+        "portal": front,
+        "authentication": {"loginEndpoint": front, "audiences": [ARM_AUDIENCE], "tenant": cloud.tenant_id,
+                           "identityProvider": "AAD"},
+        "resourceManager": front + "/",
+        "graph": front + "/graph/",
+        "graphAudience": front + "/graph/",
+        "microsoftGraphResourceId": front + "/graph/",
+        "activeDirectoryDataLake": front + "/datalake/",
+        "batch": front + "/batch/",
+        "media": front + "/media/",
+        "sqlManagement": front + "/sql/",
+        "gallery": front + "/gallery/",
+        "vmImageAliasDoc": front + "/vm-image-aliases.json",
+        "suffixes": {
+            "acrLoginServer": ACR_LOGIN_SERVER_SUFFIX.lstrip("."),
+            "keyVaultDns": KEYVAULT_DNS_SUFFIX.lstrip("."),
+            "storage": STORAGE_ENDPOINT_SUFFIX,
+            "sqlServerHostname": "database.acrsandbox.local",
+        },
+    }
+
+
+def openid_configuration(cloud: CloudConfig, tenant: str) -> dict:
+    base = f"{cloud.front_url}/{tenant}"
+    return {
+        "issuer": f"{base}/v2.0",
+        "token_endpoint": f"{base}/oauth2/v2.0/token",
+        "authorization_endpoint": f"{base}/oauth2/v2.0/authorize",
+        "device_authorization_endpoint": f"{base}/oauth2/v2.0/devicecode",
+        "jwks_uri": f"{base}/discovery/v2.0/keys",
+        "token_endpoint_auth_methods_supported": ["client_secret_post", "client_secret_basic"],
+        "response_types_supported": ["code", "id_token", "token"],
+        "subject_types_supported": ["pairwise"],
+        "id_token_signing_alg_values_supported": ["RS256"],
+        "scopes_supported": ["openid", "profile", "email", "offline_access"],
+        "tenant_region_scope": None,
+        "cloud_instance_name": "acrsandbox.local",
+    }
+
+
+def _audience_of(scope: str) -> str:
+    """MSAL asks for '<resource>/.default'; the token's audience is the resource."""
+    first = scope.split()[0] if scope else ARM_AUDIENCE
+    return first[: -len(".default")] if first.endswith("/.default") else first
+
+
+def build_identity_routes(cloud: CloudConfig, issuer: TokenIssuer, client_secret: str) -> web.RouteTableDef:
+    routes = web.RouteTableDef()
+
+    @routes.get("/metadata/endpoints")
+    async def metadata_endpoints(_request):
+        return json_response(cloud_metadata(cloud))
+
+    @routes.get("/{tenant}/v2.0/.well-known/openid-configuration")
+    @routes.get("/{tenant}/.well-known/openid-configuration")
+    async def discovery(request):
+        return json_response(openid_configuration(cloud, request.match_info["tenant"]))
+
+    @routes.get("/{tenant}/discovery/v2.0/keys")
+    async def keys(_request):
+        return json_response({"keys": []})
+
+    @routes.post("/{tenant}/oauth2/v2.0/token")
+    @routes.post("/{tenant}/oauth2/token")
+    async def token(request):
+        form = await request.post()
+        tenant = request.match_info["tenant"]
+        if tenant not in (cloud.tenant_id, "organizations", "common"):
+            return _token_error(400, "invalid_request",
+                                f"AADSTS90002: Tenant '{tenant}' not found in the {cloud.name} cloud.")
+        if form.get("grant_type") != "client_credentials":
+            return _token_error(400, "unsupported_grant_type",
+                                "AADSTS70003: the sandbox supports the client_credentials grant only "
+                                "(az login --service-principal).")
+        if form.get("client_id") != cloud.client_id:
+            return _token_error(400, "unauthorized_client",
+                                f"AADSTS700016: Application with identifier '{form.get('client_id')}' was not found "
+                                f"in the directory of the {cloud.name} cloud.")
+        if not hmac.compare_digest(str(form.get("client_secret", "")), client_secret):
+            return _token_error(401, "invalid_client",
+                                "AADSTS7000215: Invalid client secret provided.")
+        access_token = issuer.issue(issuer=f"{cloud.front_url}/{cloud.tenant_id}/v2.0", tenant_id=cloud.tenant_id,
+                                    audience=_audience_of(form.get("scope", "")), app_id=cloud.client_id,
+                                    object_id=cloud.operator_object_id)
+        return json_response({"token_type": "Bearer", "expires_in": TOKEN_LIFETIME_SECONDS,
+                              "ext_expires_in": TOKEN_LIFETIME_SECONDS, "access_token": access_token})
+
+    return routes
+
+
+def _token_error(status: int, error: str, description: str) -> web.Response:
+    return json_response({"error": error, "error_description": description, "error_codes": []}, status=status)
+
+
+__all__ = ["build_identity_routes", "is_identity_path", "cloud_metadata", "VAULT_AUDIENCE"]

@@ -1,0 +1,349 @@
+"""Microsoft.ContainerRegistry exportPipelines, importPipelines and pipelineRuns, api-version 2025-06-01-preview.
+
+The wire format follows what the service answers (see the conformance recordings): pipeline PUT answers 200
+with provisioningState Succeeded and generated identity principal ids (identity type in camelCase); a run PUT
+answers 201 with Azure-AsyncOperation + Retry-After and is executed in the background by the run executor.
+"""
+import re
+import uuid
+from typing import Optional
+from urllib.parse import quote
+
+from aiohttp import web
+
+from .config import CloudConfig
+from .http_common import (CALLER_CLAIMS_KEY, arm_error, ci_path, json_response, read_json_body,
+                          resource_not_found, utc_now)
+from .store import ResourceStore
+
+API_VERSION = "2025-06-01-preview"
+NAME_PATTERN = re.compile(r"^[a-zA-Z0-9]{5,50}$")
+MAX_ARTIFACTS = 50
+LIST_PAGE_SIZE = 20
+RETRY_AFTER_SECONDS = "1"
+EXPORT_OPTIONS = {"OverwriteBlobs", "ContinueOnErrors"}
+IMPORT_OPTIONS = {"OverwriteTags", "DeleteSourceBlobOnSuccess", "ContinueOnErrors"}
+ACCESS_MODES = {"managedidentity": "ManagedIdentity", "sastoken": "SasToken"}
+TERMINAL_RUN_STATES = {"Succeeded", "Failed", "Canceled"}
+
+
+class PipelineKind:
+    def __init__(self, collection: str, storage_key: str, options: set):
+        self.collection = collection          # URL segment, e.g. exportPipelines
+        self.storage_key = storage_key        # 'target' for export, 'source' for import
+        self.options = options
+
+    @property
+    def resource_type(self) -> str:
+        return f"Microsoft.ContainerRegistry/registries/{self.collection}"
+
+    @property
+    def is_import(self) -> bool:
+        return self.storage_key == "source"
+
+
+EXPORT = PipelineKind("exportPipelines", "target", EXPORT_OPTIONS)
+IMPORT = PipelineKind("importPipelines", "source", IMPORT_OPTIONS)
+RUN_TYPE = "Microsoft.ContainerRegistry/registries/pipelineRuns"
+
+
+class BadRequest(Exception):
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def user_assigned_principal(identity_id: str, what: str) -> str:
+    """A user-assigned identity has one principal wherever it is used, as in Entra ID: derive it from its id."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"user-assigned/{what}/{identity_id.lower()}"))
+
+
+def pipeline_principal_id(pipeline: dict) -> Optional[str]:
+    """The principal the pipeline acts as: the system identity, else its (first) user-assigned identity."""
+    identity = pipeline.get("identity") or {}
+    if identity.get("principalId"):
+        return identity["principalId"]
+    for entry in (identity.get("userAssignedIdentities") or {}).values():
+        return entry.get("principalId")
+    return None
+
+
+def build_identity(requested: Optional[dict], existing: Optional[dict], tenant_id: str) -> dict:
+    requested = requested or {"type": "SystemAssigned"}
+    kind = str(requested.get("type", "")).replace(" ", "").lower()
+    if kind == "systemassigned":
+        keep = existing if existing and existing.get("type") == "systemAssigned" else None
+        return {"principalId": keep["principalId"] if keep else str(uuid.uuid4()), "tenantId": tenant_id,
+                "type": "systemAssigned"}
+    if kind == "userassigned":
+        identities = requested.get("userAssignedIdentities") or {}
+        if not identities:
+            raise BadRequest("InvalidIdentity", "A UserAssigned identity needs at least one userAssignedIdentities entry.")
+        for identity_id in identities:
+            if "/providers/microsoft.managedidentity/userassignedidentities/" not in identity_id.lower():
+                raise BadRequest("InvalidIdentity", f"'{identity_id}' is not a user-assigned identity resource id.")
+        return {"type": "userAssigned",
+                "userAssignedIdentities": {identity_id: {"principalId": user_assigned_principal(identity_id, "principal"),
+                                                         "clientId": user_assigned_principal(identity_id, "client")}
+                                           for identity_id in identities}}
+    raise BadRequest("InvalidIdentity", f"Identity type '{requested.get('type')}' is not supported; "
+                                        "use SystemAssigned or UserAssigned.")
+
+
+def build_storage_properties(kind: PipelineKind, given: Optional[dict]) -> dict:
+    if not isinstance(given, dict) or not given.get("uri"):
+        raise BadRequest("InvalidParameter", f"properties.{kind.storage_key}.uri is required: the storage container URI.")
+    if given.get("type", "AzureStorageBlobContainer") != "AzureStorageBlobContainer":
+        raise BadRequest("InvalidParameter", f"properties.{kind.storage_key}.type must be AzureStorageBlobContainer.")
+    mode = ACCESS_MODES.get(str(given.get("storageAccessMode", "SasToken")).lower())
+    if mode is None:
+        raise BadRequest("InvalidParameter", "storageAccessMode must be ManagedIdentity or SasToken.")
+    if mode == "SasToken" and not given.get("keyVaultUri"):
+        raise BadRequest("InvalidParameter", "SasToken storage access needs keyVaultUri: the Key Vault secret "
+                                             "holding the SAS token.")
+    if mode == "ManagedIdentity" and given.get("keyVaultUri"):
+        raise BadRequest("InvalidParameter", "ManagedIdentity storage access takes no keyVaultUri.")
+    storage = {"type": "AzureStorageBlobContainer", "uri": given["uri"]}
+    if given.get("keyVaultUri"):
+        storage["keyVaultUri"] = given["keyVaultUri"]
+    storage["storageAccessMode"] = mode
+    return storage
+
+
+def build_pipeline_document(kind: PipelineKind, resource_id: str, name: str, body: dict,
+                            existing: Optional[dict], tenant_id: str, caller: str) -> dict:
+    properties = body.get("properties") or {}
+    new_properties = {kind.storage_key: build_storage_properties(kind, properties.get(kind.storage_key))}
+    if kind.is_import:
+        status = ((properties.get("trigger") or {}).get("sourceTrigger") or {}).get("status", "Enabled")
+        if status not in ("Enabled", "Disabled"):
+            raise BadRequest("InvalidParameter", "trigger.sourceTrigger.status must be Enabled or Disabled.")
+        new_properties["trigger"] = {"sourceTrigger": {"status": status}}
+    if properties.get("options"):
+        unknown = [o for o in properties["options"] if o not in kind.options]
+        if unknown:
+            raise BadRequest("InvalidParameter", f"Unknown option(s) {unknown} for {kind.collection}; "
+                                                 f"allowed: {sorted(kind.options)}.")
+        new_properties["options"] = list(properties["options"])
+    new_properties["provisioningState"] = "Succeeded"
+    return {"type": kind.resource_type,
+            "identity": build_identity(body.get("identity"), (existing or {}).get("identity"), tenant_id),
+            "id": resource_id, "name": name,
+            "systemData": system_data(caller, (existing or {}).get("systemData")),
+            "properties": new_properties}
+
+
+def system_data(caller: str, existing: Optional[dict]) -> dict:
+    now = utc_now()
+    created = existing or {"createdBy": caller, "createdByType": "Application", "createdAt": now}
+    return {"createdBy": created["createdBy"], "createdByType": created["createdByType"],
+            "createdAt": created["createdAt"], "lastModifiedBy": caller, "lastModifiedByType": "Application",
+            "lastModifiedAt": now}
+
+
+def validate_run_request(request_body: dict, pipeline: dict) -> dict:
+    """The run's request as stored: exactly what the client sent, once it is known to be runnable."""
+    kind = IMPORT if pipeline["type"].endswith("importPipelines") else EXPORT
+    if kind.is_import:
+        source = request_body.get("source") or {}
+        if not source.get("name"):
+            raise BadRequest("InvalidParameter", "An import run needs request.source.name: the blob to import.")
+    else:
+        target = request_body.get("target") or {}
+        if not target.get("name"):
+            raise BadRequest("InvalidParameter", "An export run needs request.target.name: the blob to write.")
+        artifacts = request_body.get("artifacts") or []
+        if not 1 <= len(artifacts) <= MAX_ARTIFACTS:
+            raise BadRequest("InvalidParameter",
+                             f"An export run needs between 1 and {MAX_ARTIFACTS} artifacts; got {len(artifacts)}.")
+    return request_body
+
+
+class PipelineApi:
+    """The routes of the three resource types for one cloud; runs are handed to `executor.start`."""
+
+    def __init__(self, cloud: CloudConfig, store: ResourceStore, executor):
+        self.cloud = cloud
+        self.store = store
+        self.executor = executor
+
+    def routes(self) -> web.RouteTableDef:
+        routes = web.RouteTableDef()
+        registry = ("/subscriptions/{subscription}/resourceGroups/{group}/providers/"
+                    "Microsoft.ContainerRegistry/registries/{registry}")
+        for kind in (EXPORT, IMPORT):
+            routes.put(ci_path(f"{registry}/{kind.collection}/{{name}}"))(self._bind(self.put_pipeline, kind))
+            routes.get(ci_path(f"{registry}/{kind.collection}/{{name}}"))(self._bind(self.get_one, kind.resource_type))
+            routes.delete(ci_path(f"{registry}/{kind.collection}/{{name}}"))(self.delete_pipeline)
+            routes.get(ci_path(f"{registry}/{kind.collection}"))(self._bind(self.list_children, kind.collection))
+        routes.put(ci_path(f"{registry}/pipelineRuns/{{name}}"))(self.put_run)
+        routes.get(ci_path(f"{registry}/pipelineRuns/{{name}}"))(self._bind(self.get_one, RUN_TYPE))
+        routes.delete(ci_path(f"{registry}/pipelineRuns/{{name}}"))(self.delete_run)
+        routes.get(ci_path(f"{registry}/pipelineRuns"))(self._bind(self.list_children, "pipelineRuns"))
+        routes.get(ci_path(f"{registry}/pipelineRuns/{{name}}/operationStatuses/{{operation}}"))(self.get_operation)
+        return routes
+
+    @staticmethod
+    def _bind(handler, argument):
+        async def bound(request):
+            return await handler(request, argument)
+        return bound
+
+    # Shared checks
+    def _registry_or_error(self, request) -> Optional[web.Response]:
+        info = request.match_info
+        if info["subscription"].lower() != self.cloud.subscription_id:
+            return arm_error(404, "SubscriptionNotFound", f"The subscription '{info['subscription']}' could not be found.")
+        if info["group"].lower() != self.cloud.resource_group.lower():
+            return arm_error(404, "ResourceGroupNotFound", f"Resource group '{info['group']}' could not be found.")
+        if self.store.get(self._registry_id(request)) is None:
+            return resource_not_found("Microsoft.ContainerRegistry/registries", info["registry"], info["group"])
+        return None
+
+    def _registry_id(self, request) -> str:
+        info = request.match_info
+        return (f"/subscriptions/{info['subscription']}/resourceGroups/{info['group']}/providers/"
+                f"Microsoft.ContainerRegistry/registries/{info['registry']}")
+
+    def _resource_id(self, request, collection: str) -> str:
+        return f"{self._registry_id(request)}/{collection}/{request.match_info['name']}"
+
+    @staticmethod
+    def _collection_of(request) -> str:
+        return request.path.rstrip("/").split("/")[-2]
+
+    @staticmethod
+    def _caller(request) -> str:
+        return request[CALLER_CLAIMS_KEY].get("appid", "unknown")
+
+    def _not_found(self, request, resource_type: str) -> web.Response:
+        name = f"{request.match_info['registry']}/{resource_type.rsplit('/', 1)[1]}/{request.match_info['name']}"
+        return resource_not_found("Microsoft.ContainerRegistry/registries", name, request.match_info["group"])
+
+    # Handlers
+    async def put_pipeline(self, request, kind: PipelineKind):
+        error = self._registry_or_error(request)
+        if error:
+            return error
+        name = request.match_info["name"]
+        if not NAME_PATTERN.match(name):
+            return arm_error(400, "InvalidResourceName",
+                             f"Resource name '{name}' is invalid: use 5-50 alphanumeric characters.")
+        resource_id = self._resource_id(request, kind.collection)
+        body = await read_json_body(request) or {}
+        existing = self.store.get(resource_id)
+        try:
+            document = build_pipeline_document(kind, resource_id, name, body, existing, self.cloud.tenant_id,
+                                               self._caller(request))
+        except BadRequest as exc:
+            return arm_error(400, exc.code, exc.message)
+        self.store.put(resource_id, document)
+        return json_response(document, status=200)
+
+    async def get_one(self, request, resource_type: str):
+        error = self._registry_or_error(request)
+        if error:
+            return error
+        document = self.store.get(self._resource_id(request, self._collection_of(request)))
+        if document is None or document["type"] != resource_type:
+            return self._not_found(request, resource_type)
+        return json_response(document)
+
+    async def delete_pipeline(self, request):
+        error = self._registry_or_error(request)
+        if error:
+            return error
+        existed = self.store.delete(self._resource_id(request, self._collection_of(request)))
+        return web.Response(status=200 if existed else 204)
+
+    async def list_children(self, request, collection: str):
+        error = self._registry_or_error(request)
+        if error:
+            return error
+        documents = self.store.children(self._registry_id(request), collection)
+        if collection == "pipelineRuns":
+            documents.sort(key=lambda d: d["systemData"]["createdAt"])
+        skip = int(request.query.get("$skipToken", "0") or 0)
+        page = documents[skip:skip + LIST_PAGE_SIZE]
+        body = {"value": page}
+        if skip + LIST_PAGE_SIZE < len(documents):
+            body["nextLink"] = str(request.url.update_query({"$skipToken": str(skip + LIST_PAGE_SIZE)}))
+        return json_response(body)
+
+    async def put_run(self, request):
+        error = self._registry_or_error(request)
+        if error:
+            return error
+        name = request.match_info["name"]
+        if not NAME_PATTERN.match(name):
+            return arm_error(400, "InvalidResourceName",
+                             f"Resource name '{name}' is invalid: use 5-50 alphanumeric characters.")
+        body = await read_json_body(request) or {}
+        properties = body.get("properties") or {}
+        try:
+            pipeline = self._pipeline_of_run(properties.get("request") or {})
+            run_request = validate_run_request(properties["request"], pipeline)
+        except BadRequest as exc:
+            return arm_error(400, exc.code, exc.message)
+        run_id = self._resource_id(request, "pipelineRuns")
+        existing = self.store.get(run_id)
+        force_tag = properties.get("forceUpdateTag")
+        if existing and existing["properties"]["provisioningState"] not in TERMINAL_RUN_STATES:
+            return arm_error(409, "Conflict", f"The pipeline run '{name}' is still in progress; "
+                                              "wait for it to finish before updating it.")
+        if existing and (force_tag is None or force_tag == existing["properties"].get("forceUpdateTag")):
+            # Same run, nothing forces a redeploy: ARM PUT is idempotent, report the finished run again.
+            operation_id = self.executor.record_finished_operation(existing)
+            return json_response(existing, status=200, headers=self._async_headers(request, operation_id))
+        document = new_run_document(run_id, name, run_request, force_tag, self._caller(request), existing)
+        self.store.put(run_id, document)
+        operation_id = self.executor.start(run_id)
+        return json_response(document, status=200 if existing else 201,
+                             headers=self._async_headers(request, operation_id))
+
+    def _pipeline_of_run(self, run_request: dict) -> dict:
+        pipeline_id = run_request.get("pipelineResourceId")
+        if not pipeline_id:
+            raise BadRequest("InvalidParameter", "request.pipelineResourceId is required.")
+        pipeline = self.store.get(pipeline_id)
+        if pipeline is None or not pipeline["type"].endswith("Pipelines"):
+            raise BadRequest("InvalidPipelineResourceId", f"The pipeline '{pipeline_id}' was not found.")
+        return pipeline
+
+    def _async_headers(self, request, operation_id: str) -> dict:
+        url = (f"{self.cloud.front_url}{quote(self._resource_id(request, 'pipelineRuns'))}/operationStatuses/"
+               f"{operation_id}?api-version={API_VERSION}")
+        return {"Azure-AsyncOperation": url, "Retry-After": RETRY_AFTER_SECONDS}
+
+    async def delete_run(self, request):
+        error = self._registry_or_error(request)
+        if error:
+            return error
+        run_id = self._resource_id(request, "pipelineRuns")
+        existing = self.store.get(run_id)
+        if existing and existing["properties"]["provisioningState"] not in TERMINAL_RUN_STATES:
+            return arm_error(409, "Conflict", f"The pipeline run '{request.match_info['name']}' is still in progress "
+                                              "and cannot be deleted yet.")
+        return web.Response(status=200 if self.store.delete(run_id) else 204)
+
+    async def get_operation(self, request):
+        error = self._registry_or_error(request)
+        if error:
+            return error
+        operation = self.executor.operation(request.match_info["operation"])
+        if operation is None:
+            return arm_error(404, "OperationNotFound", f"Operation '{request.match_info['operation']}' was not found.")
+        return json_response(operation)
+
+
+def new_run_document(run_id: str, name: str, run_request: dict, force_tag: Optional[str], caller: str,
+                     existing: Optional[dict]) -> dict:
+    properties = {"request": run_request,
+                  "response": {"status": "Running", "progress": {"percentage": "0"}, "startTime": utc_now(),
+                               "importedArtifacts": []},
+                  "provisioningState": "Updating" if existing else "Creating"}
+    if force_tag is not None:
+        properties["forceUpdateTag"] = force_tag
+    return {"type": RUN_TYPE, "id": run_id, "name": name,
+            "systemData": system_data(caller, (existing or {}).get("systemData")), "properties": properties}

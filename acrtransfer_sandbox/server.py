@@ -1,0 +1,115 @@
+"""The sandbox's cloud process: every HTTPS front of both clouds, the run executor and the source trigger.
+
+Per cloud: the cloud front (identity + ARM + Key Vault management + authorization) on `front_port`, the Key Vault
+secrets data plane on `vault_port` and the ACR-compatible registry front on `registry_front_port`.
+"""
+import asyncio
+import logging
+import signal
+import ssl
+
+from aiohttp import web
+
+from .arm_core import build_core_routes, seed_core_resources
+from .authorization import build_authorization_routes
+from .certs import ensure_certificates
+from .config import ARM_AUDIENCE, STORAGE_CONTAINER, CloudConfig, SandboxConfig
+from .credentials import SandboxCredentials
+from .executor import RunExecutor
+from .http_common import access_log_middleware, bearer_auth_middleware
+from .identity import build_identity_routes, is_identity_path
+from .keyvault import build_vault_management_routes, make_secrets_app, seed_vault
+from .pipelines import PipelineApi
+from .sas import account_sas
+from .store import ResourceStore
+from .tokens import TokenIssuer
+from .trigger import SourceTrigger
+
+log = logging.getLogger("acrtransfer_sandbox.server")
+
+
+def credentials_path(config: SandboxConfig):
+    return config.home / "credentials.json"
+
+
+def load_credentials(config: SandboxConfig) -> SandboxCredentials:
+    return SandboxCredentials.load_or_create(credentials_path(config), [c.name for c in config.clouds])
+
+
+def make_front_app(cloud: CloudConfig, store: ResourceStore, issuer: TokenIssuer, credentials: SandboxCredentials,
+                   executor: RunExecutor) -> web.Application:
+    challenge = f'Bearer authorization_uri="{cloud.front_url}/{cloud.tenant_id}", error="invalid_token"'
+    app = web.Application(middlewares=[access_log_middleware, bearer_auth_middleware(
+        issuer, cloud.tenant_id, ARM_AUDIENCE, is_identity_path, challenge)])
+    app.add_routes(build_identity_routes(cloud, issuer, credentials.client_secrets[cloud.name]))
+    app.add_routes(PipelineApi(cloud, store, executor).routes())
+    app.add_routes(build_vault_management_routes(cloud, store))
+    app.add_routes(build_core_routes(cloud, store))
+    app.add_routes(build_authorization_routes(cloud, store))
+    return app
+
+
+def aad_token_verifier(issuer: TokenIssuer, cloud: CloudConfig):
+    """What the registry front accepts in /oauth2/exchange: an ARM token this cloud's token endpoint issued."""
+    def verify(token: str):
+        claims = issuer.verify(token)
+        return claims if claims and claims.get("tid") == cloud.tenant_id else None
+    return verify
+
+
+def seed_store(config: SandboxConfig, store: ResourceStore, credentials: SandboxCredentials) -> None:
+    for cloud in config.clouds:
+        seed_core_resources(store, cloud)
+        sas = account_sas(cloud.storage_account, credentials.storage_keys[cloud.name])
+        seed_vault(store, cloud, sas)
+
+
+async def serve(config: SandboxConfig) -> None:
+    credentials = load_credentials(config)
+    tls = ensure_certificates(config.home / "tls")
+    store = ResourceStore(config.state_dir / "resources.json")
+    issuer = TokenIssuer(credentials.token_signing_key)
+    seed_store(config, store, credentials)
+    executor = RunExecutor(config, credentials, store)
+    await executor.startup()
+
+    server_ssl = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_ssl.load_cert_chain(str(tls["cert"]), str(tls["key"]))
+    runners = []
+    for cloud in config.clouds:
+        apps = [(make_front_app(cloud, store, issuer, credentials, executor), cloud.front_port),
+                (make_secrets_app(cloud, store, issuer), cloud.vault_port)]
+        try:
+            apps.append((_registry_front()(cloud.registry_upstream_url, cloud.registry_name, cloud.login_server,
+                                           aad_token_verifier(issuer, cloud)), cloud.registry_front_port))
+        except ImportError:  # TEMPORARY until registry_front lands
+            log.error("registry front missing")
+        for app, port in apps:
+            runner = web.AppRunner(app, access_log=None)
+            await runner.setup()
+            await web.TCPSite(runner, "127.0.0.1", port, ssl_context=server_ssl).start()
+            runners.append(runner)
+    log.info("serving %s (container %s)", ", ".join(f"{c.name}: {c.front_url}" for c in config.clouds),
+             STORAGE_CONTAINER)
+
+    trigger_task = asyncio.create_task(SourceTrigger(config, store, executor).run_forever())
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    log.info("stopping")
+    trigger_task.cancel()
+    await executor.shutdown()
+    for runner in runners:
+        await runner.cleanup()
+
+
+def _registry_front():
+    from .registry_front import make_registry_front_app  # pylint: disable=import-outside-toplevel
+    return make_registry_front_app
+
+
+def main(config: SandboxConfig) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    asyncio.run(serve(config))
