@@ -8,7 +8,31 @@ PIP_QUIET = --quiet --disable-pip-version-check
 VERSION := $(shell sed -n 's/^VERSION = "\(.*\)"/\1/p' setup.py)
 WHEEL := dist/acrtransfer-$(VERSION)-py3-none-any.whl
 
-.PHONY: venv wheel
+.PHONY: venv wheel test lint test-extension test-sandbox test-oldest
+
+# The extension's suites; they run az in-process, so they get a pytest process of their own.
+EXTENSION_TESTS := tests/unit tests/conformance tests/scenario tests/packaging
+OLDEST_CLI_VERSION ?= 2.50.0
+OLDEST_VENV ?= .venv-oldest
+
+# The whole suite (the README's test command): lint, the extension on the newest and the oldest supported
+# azure-cli, the sandbox's own tests and the end-to-end workflow through the real az against the sandbox.
+test: lint test-extension test-sandbox test-e2e test-oldest
+
+lint: venv
+	$(VENV)/bin/flake8 azext_acrtransfer acrtransfer_sandbox tests benchmarks
+	$(VENV)/bin/pylint azext_acrtransfer
+
+test-extension: venv
+	$(VENV)/bin/python -m pytest $(EXTENSION_TESTS)
+
+test-sandbox: venv sandbox-tools
+	$(VENV)/bin/python -m pytest tests/sandbox
+
+# The extension's suites on the oldest azure-cli it declares (azext.minCliCoreVersion).
+test-oldest:
+	$(MAKE) --no-print-directory venv VENV=$(OLDEST_VENV) AZURE_CLI_VERSION=$(OLDEST_CLI_VERSION)
+	$(OLDEST_VENV)/bin/python -m pytest $(EXTENSION_TESTS)
 
 # The project virtualenv: azure-cli at AZURE_CLI_VERSION, test tools and the sandbox's dependencies.
 venv: $(VENV)/.installed-$(AZURE_CLI_VERSION)

@@ -59,7 +59,9 @@ def _write_profile():
     with open(os.path.join(CONFIG_DIR, 'azureProfile.json'), 'w', encoding='utf-8') as f:
         json.dump(profile, f)
     with open(os.path.join(CONFIG_DIR, 'config'), 'w', encoding='utf-8') as f:
-        f.write('[core]\ncollect_telemetry = false\nno_color = true\n[output]\nshow_survey_message = false\n')
+        # error_recommendation: on a parse error older az asks an online service for suggestions.
+        f.write('[core]\ncollect_telemetry = false\nno_color = true\nerror_recommendation = off\n'
+                '[output]\nshow_survey_message = false\n')
 
 
 os.environ.update({'AZURE_CONFIG_DIR': CONFIG_DIR, 'AZURE_EXTENSION_DIR': EXTENSION_DIR,

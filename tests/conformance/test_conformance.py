@@ -4,7 +4,8 @@
 """Replay the real recorded deployments of ../shared/conformance strictly against the extension.
 
 The cases are read where they lie (they are not ours to copy). Outside CI a checkout without them skips;
-in CI (CI=true) their absence is a failure.
+in CI (CI=true) their absence is a failure, unless ACRTRANSFER_CONFORMANCE_OPTIONAL=1 says that this CI has
+no shared/ folder at all (public CI, which cannot see the recordings).
 """
 
 import glob
@@ -28,7 +29,7 @@ def _case_id(path):
 
 def test_conformance_cases_are_present():
     if not CASE_FILES:
-        if os.environ.get('CI'):
+        if os.environ.get('CI') and os.environ.get('ACRTRANSFER_CONFORMANCE_OPTIONAL') != '1':
             pytest.fail('No conformance cases found in {}: CI must replay them.'.format(CONFORMANCE_DIR))
         pytest.skip('no ../shared/conformance beside this checkout')
     assert len(CASE_FILES) >= 5
