@@ -23,8 +23,8 @@ from .errors import TransferError
 logger = logging.getLogger(__name__)
 
 API_VERSION = '2023-11-03'
-BLOCK_SIZE = 8 * 1024 * 1024
-BLOCKS_IN_FLIGHT = 3
+BLOCK_SIZE = 4 * 1024 * 1024
+BLOCKS_IN_FLIGHT = 4
 DOWNLOAD_CHUNK = 1024 * 1024
 
 STORAGE_FAILED = 'Storage request failed: {status} {code} ({detail})'
@@ -97,25 +97,27 @@ class BlobContainer:
 
     async def upload(self, blob_name: str, chunks: AsyncIterator[bytes], metadata: dict[str, str],
                      content_type: str = 'application/octet-stream') -> tuple[int, str]:
-        """Upload as staged blocks (a few in flight, each BLOCK_SIZE at most), then commit the block list with the
+        """Upload as staged blocks (a few in flight, each about BLOCK_SIZE), then commit the block list with the
         metadata and the Content-MD5 computed while streaming. Returns (size, base64 Content-MD5)."""
         md5 = hashlib.md5()
         size = 0
         block_ids: list[str] = []
         in_flight: set[asyncio.Task] = set()
-        pending = bytearray()
+        pending: list[bytes] = []   # chunks of the next block: joined once, not grown and sliced
+        pending_size = 0
         try:
             async for chunk in chunks:
                 md5.update(chunk)
                 size += len(chunk)
-                pending += chunk
-                while len(pending) >= BLOCK_SIZE:
-                    block = bytes(pending[:BLOCK_SIZE])
-                    del pending[:BLOCK_SIZE]
+                pending.append(chunk)
+                pending_size += len(chunk)
+                if pending_size >= BLOCK_SIZE:
+                    block, pending, pending_size = b''.join(pending), [], 0
                     await self._stage_in_background(blob_name, block, block_ids, in_flight)
+                    del block
             if pending or not block_ids:
-                await self._stage_in_background(blob_name, bytes(pending), block_ids, in_flight)
-                pending = bytearray()
+                await self._stage_in_background(blob_name, b''.join(pending), block_ids, in_flight)
+                pending = []
             await _wait_all(in_flight)
         finally:
             for task in in_flight:
