@@ -126,8 +126,8 @@ def test_exchange_turns_a_sandbox_arm_token_into_a_refresh_token(front):
 def test_access_token_lists_the_granted_scope(front):
     token = _access_token(front, 'repository:hello-world:metadata_read')
     assert _claims(token)['access'] == [{'type': 'repository', 'name': 'hello-world', 'actions': ['metadata_read']}]
-    bad = requests.post(front.url + '/oauth2/token', data={'grant_type': 'refresh_token', 'scope': 'x:y:z',
-                                                            'service': front.login_server, 'refresh_token': 'nope'})
+    bad = requests.post(front.url + '/oauth2/token', data={
+        'grant_type': 'refresh_token', 'scope': 'x:y:z', 'service': front.login_server, 'refresh_token': 'nope'})
     assert bad.status_code == 401
 
 
@@ -153,8 +153,8 @@ def test_tags_page_with_a_link_header_that_az_can_follow(front):
         link = response.headers.get('link')
         if link:   # parsed exactly as azure-cli's repository.py does
             path = link[link.index('<') + 1:link.index('>')]
-            params = {key: unquote(value) for key, value in (item.split('=', 1) for item in
-                                                              path.split('?', 1)[1].split('&'))}
+            pairs = (item.split('=', 1) for item in path.split('?', 1)[1].split('&'))
+            params = {key: unquote(value) for key, value in pairs}
         else:
             params = None
     assert names == ['latest', 'multiarch', 'v2']
