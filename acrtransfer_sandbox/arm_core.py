@@ -122,6 +122,14 @@ def build_core_routes(cloud: CloudConfig, store: ResourceStore) -> web.RouteTabl
     async def get_registry(request):
         return wrong_group(request) or _stored_or_404(store, request, REGISTRY_TYPE)
 
+    @routes.get(ci_path(sub_path + "/providers/Microsoft.Storage/storageAccounts"))
+    async def list_storage_accounts(request):
+        return wrong_subscription(request) or json_response({"value": [storage_account_document(cloud)]})
+
+    @routes.get(ci_path(sub_path + "/resourceGroups/{group}/providers/Microsoft.Storage/storageAccounts"))
+    async def list_group_storage_accounts(request):
+        return wrong_group(request) or json_response({"value": [storage_account_document(cloud)]})
+
     @routes.get(ci_path(sub_path + "/resourceGroups/{group}/providers/Microsoft.Storage/storageAccounts/{name}"))
     async def get_storage_account(request):
         return wrong_group(request) or _stored_or_404(store, request, STORAGE_TYPE)

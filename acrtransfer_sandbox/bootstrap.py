@@ -50,7 +50,7 @@ def azurite_process(config: SandboxConfig, credentials: SandboxCredentials, tls:
         [str(AZURITE_BIN), "--blobHost", "127.0.0.1", "--blobPort", str(config.storage_port), "--location",
          str(location), "--cert", str(tls["cert"]), "--key", str(tls["key"]), "--skipApiVersionCheck",
          "--disableTelemetry", "--loose", "--silent"],
-        marker=str(location), env={"AZURITE_ACCOUNTS": accounts})
+        marker=str(location), env={"AZURITE_ACCOUNTS": accounts, "NODE_EXTRA_CA_CERTS": str(tls["ca"])})
 
 
 def registry_process(config: SandboxConfig, cloud: CloudConfig) -> processes.ManagedProcess:
@@ -86,16 +86,17 @@ def up(config: SandboxConfig, wheel: Optional[Path]) -> None:
         *[(registry_process(config, c), c.registry_upstream_port) for c in config.clouds],
         (server_process(config), config.source.front_port),
     ]
+    pids = {}
     for process, port in started:
         if not processes.running_pid(config.pid_dir, process.name) and not processes.port_is_free(port):
             raise RuntimeError(f"port {port} for {process.name} is taken by another program; "
                                "choose other ports with ACRSANDBOX_PORT_BASE")
-        processes.start(process, config.pid_dir, config.log_dir)
+        pids[process.name] = processes.start(process, config.pid_dir, config.log_dir)
     for process, port in started:
-        processes.wait_for_port(port, START_TIMEOUT_SECONDS, process.name, config.pid_dir, config.log_dir)
-    for cloud in []:
-        processes.wait_for_port(cloud.registry_front_port, START_TIMEOUT_SECONDS, SERVER_PROCESS,
-                                config.pid_dir, config.log_dir)
+        processes.wait_for_port(port, START_TIMEOUT_SECONDS, process.name, pids[process.name], config.log_dir)
+    for cloud in config.clouds:
+        for port in (cloud.vault_port, cloud.registry_front_port):
+            processes.wait_for_port(port, START_TIMEOUT_SECONDS, SERVER_PROCESS, pids[SERVER_PROCESS], config.log_dir)
     asyncio.run(_seed_data(config, credentials))
     with concurrent.futures.ThreadPoolExecutor(max_workers=len(config.clouds)) as pool:
         list(pool.map(lambda c: configure_az(config, credentials, c, wheel), config.clouds))

@@ -83,14 +83,15 @@ def _alive(pid: int) -> bool:
     return status != "Z"
 
 
-def wait_for_port(port: int, timeout: float, process_name: str, pid_dir: Path, log_dir: Path) -> None:
+def wait_for_port(port: int, timeout: float, process_name: str, pid: int, log_dir: Path) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         with socket.socket() as probe:
             probe.settimeout(0.5)
             if probe.connect_ex(("127.0.0.1", port)) == 0:
                 return
-        if not running_pid(pid_dir, process_name):
+        # Liveness by PID, not by command line: right after fork the child's cmdline is still the parent's.
+        if not _alive(pid):
             raise RuntimeError(f"{process_name} exited while starting; see {log_dir / (process_name + '.log')}")
         time.sleep(0.1)
     raise RuntimeError(f"{process_name} did not listen on 127.0.0.1:{port} within {timeout:.0f}s; "

@@ -20,6 +20,7 @@ from .http_common import access_log_middleware, bearer_auth_middleware
 from .identity import build_identity_routes, is_identity_path
 from .keyvault import build_vault_management_routes, make_secrets_app, seed_vault
 from .pipelines import PipelineApi
+from .registry_front import make_registry_front_app
 from .sas import account_sas
 from .store import ResourceStore
 from .tokens import TokenIssuer
@@ -78,12 +79,9 @@ async def serve(config: SandboxConfig) -> None:
     runners = []
     for cloud in config.clouds:
         apps = [(make_front_app(cloud, store, issuer, credentials, executor), cloud.front_port),
-                (make_secrets_app(cloud, store, issuer), cloud.vault_port)]
-        try:
-            apps.append((_registry_front()(cloud.registry_upstream_url, cloud.registry_name, cloud.login_server,
-                                           aad_token_verifier(issuer, cloud)), cloud.registry_front_port))
-        except ImportError:  # TEMPORARY until registry_front lands
-            log.error("registry front missing")
+                (make_secrets_app(cloud, store, issuer), cloud.vault_port),
+                (make_registry_front_app(cloud.registry_upstream_url, cloud.registry_name, cloud.login_server,
+                                         aad_token_verifier(issuer, cloud)), cloud.registry_front_port)]
         for app, port in apps:
             runner = web.AppRunner(app, access_log=None)
             await runner.setup()
@@ -103,11 +101,6 @@ async def serve(config: SandboxConfig) -> None:
     await executor.shutdown()
     for runner in runners:
         await runner.cleanup()
-
-
-def _registry_front():
-    from .registry_front import make_registry_front_app  # pylint: disable=import-outside-toplevel
-    return make_registry_front_app
 
 
 def main(config: SandboxConfig) -> None:
