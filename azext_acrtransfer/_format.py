@@ -3,6 +3,7 @@
 # --------------------------------------------------------------------------------------------
 """Output shaping, in one place: the flattened resource every format shows, and the table rows."""
 
+import logging
 import re
 from collections import OrderedDict
 from datetime import datetime, timedelta, timezone
@@ -37,6 +38,29 @@ def flatten_output(result):
 def redact_sas(text):
     """Service messages may quote a storage URL; its SAS signature must not reach the terminal or logs."""
     return _SAS_SIGNATURE_RE.sub(r'\1REDACTED', text) if text else text
+
+
+class RedactSasFilter(logging.Filter):
+    """`--debug` traces print response bodies; a SAS signature quoted in one must not reach the log."""
+
+    def filter(self, record):
+        message = record.getMessage()
+        redacted = redact_sas(message)
+        if redacted != message:
+            record.msg, record.args = redacted, None
+        return True
+
+
+# Loggers of the network trace policies az and azure-core use for `--debug`.
+NETWORK_TRACE_LOGGERS = ('cli.azure.cli.core.sdk.policies', 'azure.core.pipeline.policies._universal',
+                         'azure.core.pipeline.policies.http_logging_policy')
+
+
+def redact_sas_in_network_traces():
+    for name in NETWORK_TRACE_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(existing, RedactSasFilter) for existing in logger.filters):
+            logger.addFilter(RedactSasFilter())
 
 
 # ---- time ---------------------------------------------------------------------------------------------------

@@ -120,3 +120,22 @@ def test_groups_are_marked_preview_and_documented(group):
     result = run_az(['acr', group, '--help'], output=None)
     assert 'Preview' in result.stdout or 'preview' in result.stdout
     assert 'Commands:' in result.stdout
+
+
+RUN_URL = ('https://management.azure.com/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg1/'
+           'providers/Microsoft.ContainerRegistry/registries/myregistry/pipelineRuns/myrun01'
+           '?api-version=2025-06-01-preview')
+
+
+def test_sas_signatures_never_reach_output_or_debug_logs():
+    message = 'Blob https://a.blob.core.windows.net/c/b?sv=2024&sig=TOPSECRETSIG&se=x already exists'
+    body = '{"name": "myrun01", "properties": {"provisioningState": "Failed", "response": ' \
+           '{"status": "Failed", "pipelineRunErrorMessage": "%s"}}}' % message
+    answer = {'method': 'GET', 'uri': RUN_URL, 'request_body': None, 'status': 200,
+              'response_headers': {'content-type': 'application/json'}, 'response_body': body}
+    with strict_replay([answer]) as replay:
+        result = run_az(['acr', 'pipeline-run', 'show', *REG, '-n', 'myrun01', '--debug'])
+    assert result.exit_code == 0 and not replay.pending
+    assert 'sig=REDACTED' in result.stdout
+    assert 'pipelineRunErrorMessage' in result.stderr  # the debug trace printed the body ...
+    assert 'TOPSECRETSIG' not in result.stdout + result.stderr  # ... without the signature
