@@ -5,12 +5,15 @@ An import pushes layers as they arrive but manifests and tags only after the who
 (Content-MD5 and every digest), so a failed import leaves at most untagged blobs behind, never a tag that looks
 imported.
 """
+import asyncio
 import base64
 import hashlib
 import os
 import tempfile
 from dataclasses import dataclass, field
 from typing import AsyncIterator, Callable, Optional
+
+import aiohttp
 
 from .errors import TransferError
 from .oci_layout import (REF_NAME_ANNOTATION, REPOSITORY_ANNOTATION, LayoutBlob, LayoutError, LayoutIndex, LayoutPlan,
@@ -48,6 +51,7 @@ ENTRY_INVALID = 'index.json entry {} has no usable reference annotation'
 MANIFEST_MISSING = 'manifest {} is missing from the transfer blob'
 BLOB_MISSING = 'blob {} is missing from the transfer blob'
 NOTHING_IMPORTED = 'None of the artifacts could be imported: {}'
+REGISTRY_UNREACHABLE = 'the registry request failed ({})'
 
 
 @dataclass
@@ -93,17 +97,19 @@ async def export_to_blob(registry: RegistryClient, container: BlobContainer, blo
     if not artifacts:
         raise TransferError(NO_ARTIFACTS)
     progress(0)
-    if OVERWRITE_BLOBS not in options and await container.exists(blob_name):
-        raise TransferError(BLOB_EXISTS.format(blob_name))
-    plan, exported, skipped = await _plan_export(registry, artifacts, CONTINUE_ON_ERRORS in options)
-    if not exported:
-        raise TransferError(NOTHING_EXPORTED.format('; '.join(skipped)))
-    tracker = _Progress(progress, plan.content_size, start=5, end=99)
     try:
+        if OVERWRITE_BLOBS not in options and await container.exists(blob_name):
+            raise TransferError(BLOB_EXISTS.format(blob_name))
+        plan, exported, skipped = await _plan_export(registry, artifacts, CONTINUE_ON_ERRORS in options)
+        if not exported:
+            raise TransferError(NOTHING_EXPORTED.format('; '.join(skipped)))
+        tracker = _Progress(progress, plan.content_size, start=5, end=99)
         size, _ = await container.upload(blob_name, _counted(write_oci_layout(plan, registry.iter_blob), tracker),
                                          metadata=BLOB_METADATA, content_type='application/x-tar')
     except (LayoutError, RegistryError) as error:
         raise TransferError(EXPORT_FAILED.format(error)) from None
+    except (aiohttp.ClientError, asyncio.TimeoutError) as error:
+        raise TransferError(EXPORT_FAILED.format(REGISTRY_UNREACHABLE.format(_describe(error)))) from None
     progress(100)
     return TransferOutcome(exported, skipped, 'sha256:' + hashlib.sha256(plan.index_json()).hexdigest(), size)
 
@@ -187,6 +193,9 @@ async def import_from_blob(container: BlobContainer, blob_name: str, registry: R
             imported, skipped = await importer.finish()
         except (LayoutError, RegistryError) as error:
             raise TransferError(IMPORT_FAILED.format(blob_name, error)) from None
+        except (aiohttp.ClientError, asyncio.TimeoutError) as error:
+            raise TransferError(IMPORT_FAILED.format(blob_name, REGISTRY_UNREACHABLE.format(_describe(error)))) \
+                from None
     if DELETE_SOURCE_BLOB_ON_SUCCESS in options:
         await container.delete(blob_name)
     progress(100)
@@ -276,7 +285,7 @@ class _Importer:
             return
         try:
             await self.registry.upload_blob(repository, blob.digest, blob.chunks())
-        except (RegistryError, LayoutError) as error:
+        except (RegistryError, LayoutError, aiohttp.ClientError) as error:
             self.bad_blobs[blob.digest] = blob.error or str(error)
             return
         self.present.setdefault(blob.digest, set()).add(repository)
@@ -366,6 +375,10 @@ class _Importer:
             await self.registry.put_manifest(artifact.repository, manifest.digest, manifest)
         root = manifests[-1]
         await self.registry.put_manifest(artifact.repository, artifact.tag or root.digest, root)
+
+
+def _describe(error: BaseException) -> str:
+    return '{}: {}'.format(type(error).__name__, error) if str(error) else type(error).__name__
 
 
 def _artifact_from_entry(entry: dict) -> _Artifact:

@@ -23,6 +23,7 @@ TAR_BLOCK = 512
 _BLOB_PREFIX = 'blobs/sha256/'
 
 MALFORMED_ARCHIVE = 'The transfer blob is not a valid OCI image layout archive: {}'
+BLOB_ABANDONED = 'Blob {} was not completely read from the transfer blob'
 DIGEST_MISMATCH = 'Blob {} failed verification: its content has digest {} and size {} (expected size {})'
 
 
@@ -131,17 +132,19 @@ class LayoutBlob:
         self._stream = stream
         self._hasher = hashlib.sha256()
         self._read = 0
-        self._done = False
+        self._started = False
+        self._finished = False
         self.error: Optional[str] = None
 
     async def chunks(self) -> AsyncIterator[bytes]:
-        if self._done:
+        if self._started:
             raise LayoutError('Blob {} was already read'.format(self.digest))
-        self._done = True
+        self._started = True
         async for chunk in self._stream.iter_exactly(self.size):
             self._hasher.update(chunk)
             self._read += len(chunk)
             yield chunk
+        self._finished = True
         actual = 'sha256:' + self._hasher.hexdigest()
         if actual != self.digest:
             self.error = DIGEST_MISMATCH.format(self.digest, actual, self._read, self.size)
@@ -158,12 +161,16 @@ class LayoutBlob:
             return None
 
     async def _drain(self) -> None:
-        if not self._done:
+        """Move the stream past this entry: verify it if nobody read it, skip the rest if a consumer gave up."""
+        if not self._started:
             try:
                 async for _ in self.chunks():
                     pass
             except LayoutError:
                 pass   # recorded in self.error; the consumer decides what a bad blob means
+        elif not self._finished:
+            await self._stream.skip(self.size - self._read)
+            self.error = self.error or BLOB_ABANDONED.format(self.digest)
 
 
 LayoutItem = Union[LayoutIndex, LayoutBlob]

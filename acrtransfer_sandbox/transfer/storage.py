@@ -28,6 +28,7 @@ BLOCKS_IN_FLIGHT = 4
 DOWNLOAD_CHUNK = 1024 * 1024
 
 STORAGE_FAILED = 'Storage request failed: {status} {code} ({detail})'
+STORAGE_INTERRUPTED = "Storage request failed: the download of '{name}' was interrupted ({detail})"
 STORAGE_UNREACHABLE = 'Storage request failed: could not reach {url} ({detail})'
 
 _SECRET_QUERY_RE = re.compile(r'(sig=)[^&]*', re.IGNORECASE)
@@ -92,8 +93,11 @@ class BlobContainer:
         """Stream the blob's bytes; one GET, read as the caller consumes it."""
         async with self._request('GET', blob_name) as response:
             await _raise_for_status(response)
-            async for chunk in response.content.iter_chunked(chunk_size):
-                yield chunk
+            try:
+                async for chunk in response.content.iter_chunked(chunk_size):
+                    yield chunk
+            except aiohttp.ClientError as error:
+                raise TransferError(STORAGE_INTERRUPTED.format(name=blob_name, detail=type(error).__name__)) from None
 
     async def upload(self, blob_name: str, chunks: AsyncIterator[bytes], metadata: dict[str, str],
                      content_type: str = 'application/octet-stream') -> tuple[int, str]:

@@ -279,3 +279,38 @@ def test_export_sets_the_content_md5_that_storage_returns(source_registry, stora
     content = storage.blob_client(BLOB).download_blob().readall()
     assert props.content_md5 == base64.b64encode(hashlib.md5(content).digest()).decode()
     assert props.metadata == {'category': 'acr-transfer-blob'}
+
+
+def test_import_does_not_depend_on_the_order_of_the_archive(source_registry, target_registry, storage, tmp_path):
+    """Layers before the manifests that reference them (as another tool may write): they are spooled to disk and
+    pushed once their destination is known."""
+    import io
+    import tarfile
+    from azure.storage.blob import ContentSettings
+    _, digests = run(_export(source_registry.url, storage, ['hello-world:latest', 'hello-world:multiarch']))
+    original = tarfile.open(fileobj=io.BytesIO(storage.blob_client(BLOB).download_blob().readall()))
+    members = [member for member in original.getmembers() if member.isfile()]
+    reordered = io.BytesIO()
+    with tarfile.open(fileobj=reordered, mode='w', format=tarfile.PAX_FORMAT) as archive:
+        for member in reversed(members):   # blobs first (layers before manifests), index.json and oci-layout last
+            archive.addfile(member, original.extractfile(member))
+    content = reordered.getvalue()
+    storage.blob_client('reordered.tar').upload_blob(content, metadata={'category': 'acr-transfer-blob'},
+                                                     content_settings=ContentSettings(
+                                                         content_md5=hashlib.md5(content).digest()))
+    outcome = run(_import(target_registry.url, storage, blob='reordered.tar'))
+    assert outcome.imported_artifacts == ['hello-world:latest', 'hello-world:multiarch']
+    target = run(_tag_digests(target_registry.url, ('hello-world:latest', 'hello-world:multiarch')))
+    assert target == {reference: digests[reference] for reference in target}
+
+
+def test_export_from_an_unreachable_registry_fails_the_run(storage):
+    async def scenario():
+        async with await client_session() as session:
+            registry = RegistryClient(session, 'http://127.0.0.1:9')
+            container = BlobContainer.with_sas(session, storage.url, storage.sas())
+            await export_to_blob(registry, container, BLOB, ['hello-world:latest'], set(), lambda percent: None)
+    with pytest.raises(TransferError, match=r'^Export failed while writing the transfer blob: the registry request '
+                                            r'failed \(ClientConnectorError'):
+        run(scenario())
+    assert not storage.blob_client(BLOB).exists()

@@ -155,3 +155,20 @@ def test_reader_understands_pax_headers_written_by_other_tools():
             tar.addfile(info, io.BytesIO(content))
     _, blobs = run(_read(buffer.getvalue()))
     assert blobs == {_digest(CONFIG): CONFIG}
+
+
+def test_reader_skips_the_rest_of_a_blob_whose_consumer_gave_up():
+    async def give_up_early():
+        seen = {}
+        async for item in read_oci_layout(_chunked(run_archive, 1000)):
+            if isinstance(item, LayoutBlob):
+                if item.digest == _digest(LAYER):
+                    async for _ in item.chunks():
+                        break   # e.g. the registry upload failed after the first chunk
+                    seen[item.digest] = None
+                else:
+                    seen[item.digest] = await item.read_all()
+        return seen
+    run_archive = run(_write(_plan()))
+    seen = run(give_up_early())
+    assert seen == {_digest(MANIFEST): MANIFEST, _digest(CONFIG): CONFIG, _digest(LAYER): None}
