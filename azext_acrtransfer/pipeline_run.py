@@ -15,6 +15,7 @@ from ._wire import MANAGED_IDENTITY, ExportRun, ImportRun
 logger = get_logger(__name__)
 
 RUN_FAILED = "Pipeline run '{name}' failed: {message}"
+RUN_STARTED = "Pipeline run '{name}' is running ({kind} of blob '{blob}'); waiting until it finishes."
 KEY_VAULT_HINT = ("Hint: the pipeline's identity could not read the SAS token secret. Grant it 'get' on secrets "
                   "(az keyvault set-policy --secret-permissions get --object-id <principal id>) or the "
                   "'Key Vault Secrets User' role; `az acr {kind}-pipeline show` gives the principal id.")
@@ -48,6 +49,7 @@ def create_pipeline_run(cmd, client, resource_group_name, registry_name, pipelin
                                                          run.to_wire())
     if no_wait:
         return None
+    logger.warning(RUN_STARTED.format(name=run_name, kind=pipeline_type, blob=storage_blob))
     try:
         result = LongRunningOperation(cmd.cli_ctx, start_msg="Running pipeline run '{}'".format(run_name))(poller)
     except HttpResponseError:
