@@ -139,3 +139,16 @@ def test_sas_signatures_never_reach_output_or_debug_logs():
     assert 'sig=REDACTED' in result.stdout
     assert 'pipelineRunErrorMessage' in result.stderr  # the debug trace printed the body ...
     assert 'TOPSECRETSIG' not in result.stdout + result.stderr  # ... without the signature
+
+
+def test_a_run_of_a_missing_pipeline_is_not_sent():
+    pipeline_url = RUN_URL.replace('pipelineRuns/myrun01', 'importPipelines/mypipeline')
+    not_found = {'method': 'GET', 'uri': pipeline_url, 'request_body': None, 'status': 404,
+                 'response_headers': {'content-type': 'application/json'},
+                 'response_body': '{"error": {"code": "ResourceNotFound", "message": "not found"}}'}
+    with strict_replay([not_found]) as replay:
+        result = run_az(['acr', 'pipeline-run', 'create', *REG, '-p', 'mypipeline', '-n', 'myrun01', '-t', 'import',
+                         '-b', 'blob1'])
+    assert result.exit_code != 0 and not replay.pending and len(replay.sent) == 1
+    assert "Import pipeline 'mypipeline' was not found in registry 'myregistry' (resource group 'rg1')" \
+        in result.stderr
