@@ -25,6 +25,7 @@ from urllib.parse import quote
 
 import aiohttp
 from aiohttp import web
+from multidict import CIMultiDict
 
 from acrtransfer_sandbox.transfer.registry import MANIFEST_ACCEPT
 
@@ -359,7 +360,9 @@ class _RegistryFront:
         denied = self._authorize_v2(request)
         if denied:
             return denied
-        headers = {key: value for key, value in request.headers.items() if key.lower() not in _NOT_FORWARDED}
+        # a multidict: clients send Accept once per media type, and every one of them matters
+        headers = CIMultiDict((key, value) for key, value in request.headers.items()
+                              if key.lower() not in _NOT_FORWARDED)
         headers['X-Forwarded-Proto'] = 'https'
         headers['X-Forwarded-Host'] = self.login_server
         body = request.content if request.body_exists else None

@@ -31,8 +31,9 @@ def verify_aad_token(token):
 class FrontServer:
     """The front app on its own event loop in a thread, so the test can use blocking ``requests`` like az."""
 
-    def __init__(self, upstream_url):
+    def __init__(self, upstream_url, ssl_context=None):
         self.port = free_port()
+        self._ssl_context = ssl_context
         self.login_server = '127.0.0.1:{}'.format(self.port)
         self.url = 'http://' + self.login_server
         self._app = make_registry_front_app(upstream_url, 'sourceregistry', self.login_server, verify_aad_token)
@@ -44,7 +45,8 @@ class FrontServer:
         asyncio.set_event_loop(self._loop)
         self._runner = web.AppRunner(self._app)
         self._loop.run_until_complete(self._runner.setup())
-        self._loop.run_until_complete(web.TCPSite(self._runner, '127.0.0.1', self.port).start())
+        site = web.TCPSite(self._runner, '127.0.0.1', self.port, ssl_context=self._ssl_context)
+        self._loop.run_until_complete(site.start())
         self._started.set()
         self._loop.run_forever()
         self._loop.run_until_complete(self._runner.cleanup())
@@ -237,3 +239,69 @@ def test_v2_proxy_uploads_through_the_front_with_locations_pointing_at_it(front)
     assert committed.status_code == 201, committed.text
     fetched = requests.get(front.url + '/v2/pushed/blobs/' + digest, headers=_bearer(token))
     assert fetched.content == content
+
+
+def _self_signed_context(directory):
+    """A throw-away certificate for 127.0.0.1 (the sandbox uses its own CA; skopeo here skips verification)."""
+    import datetime
+    import ipaddress
+    import ssl
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, '127.0.0.1')])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    certificate = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+                   .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
+                   .not_valid_after(now + datetime.timedelta(hours=1))
+                   .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address('127.0.0.1'))]),
+                                  critical=False)
+                   .sign(key, hashes.SHA256()))
+    cert_path, key_path = directory / 'front.crt', directory / 'front.key'
+    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert_path, key_path)
+    return context
+
+
+def test_skopeo_pulls_and_pushes_through_the_front_with_acr_style_credentials(source_registry, sample_digests,
+                                                                              tmp_path):
+    """A real OCI client: challenge, Basic-auth token request with the empty-GUID user and a refresh token, then
+    pulls and chunked pushes through the proxy (uploads follow the Location headers the front rewrote)."""
+    import subprocess
+    import urllib3
+    from servers import SKOPEO_INSTALL, MissingBinary, find_binary
+    try:
+        skopeo = find_binary('skopeo', SKOPEO_INSTALL)
+    except MissingBinary as error:
+        pytest.fail(str(error), pytrace=False)
+    server = FrontServer(source_registry.url, _self_signed_context(tmp_path)).start()
+    try:
+        urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
+        refresh_token = requests.post('https://{}/oauth2/exchange'.format(server.login_server), verify=False, data={
+            'grant_type': 'access_token', 'service': server.login_server, 'access_token': ARM_TOKEN}).json()[
+            'refresh_token']
+        creds = '{}:{}'.format(EMPTY_GUID, refresh_token)
+        copied = tmp_path / 'copied'
+        subprocess.run([skopeo, 'copy', '--quiet', '--src-tls-verify=false', '--src-creds', creds,
+                        'docker://{}/hello-world:latest'.format(server.login_server), 'dir:{}'.format(copied)],
+                       check=True, capture_output=True, timeout=120, text=True)
+        manifest = (copied / 'manifest.json').read_bytes()
+        assert 'sha256:' + hashlib.sha256(manifest).hexdigest() == sample_digests['hello-world:latest']
+        subprocess.run([skopeo, 'copy', '--quiet', '--dest-tls-verify=false', '--dest-creds', creds,
+                        'dir:{}'.format(copied), 'docker://{}/pushed/hello:copy'.format(server.login_server)],
+                       check=True, capture_output=True, timeout=120, text=True)
+        denied = subprocess.run([skopeo, 'inspect', '--tls-verify=false', '--creds', EMPTY_GUID + ':forged',
+                                 'docker://{}/hello-world:latest'.format(server.login_server)],
+                                capture_output=True, text=True, timeout=60)
+    finally:
+        server.stop()
+    assert denied.returncode != 0
+
+    async def pushed_digest():
+        async with await client_session() as session:
+            return await RegistryClient(session, source_registry.url).tag_digest('pushed/hello', 'copy')
+    assert run(pushed_digest()) == sample_digests['hello-world:latest']
