@@ -314,3 +314,67 @@ def test_export_from_an_unreachable_registry_fails_the_run(storage):
                                             r'failed \(ClientConnectorError'):
         run(scenario())
     assert not storage.blob_client(BLOB).exists()
+
+
+def _upload_with_md5(storage, blob_name, content):
+    from azure.storage.blob import ContentSettings
+    storage.blob_client(blob_name).upload_blob(content, overwrite=True, metadata={'category': 'acr-transfer-blob'},
+                                               content_settings=ContentSettings(
+                                                   content_md5=hashlib.md5(content).digest()))
+
+
+def _tamper_layer_of(storage, reference_digest):
+    """Flip a byte in the first layer of the manifest ``reference_digest`` and re-upload the blob with a Content-MD5
+    that matches the tampered bytes, so that only the per-blob digest check can notice."""
+    import io
+    import json
+    import tarfile
+    content = bytearray(storage.blob_client(BLOB).download_blob().readall())
+    archive = tarfile.open(fileobj=io.BytesIO(bytes(content)))
+    manifest = json.loads(archive.extractfile('blobs/sha256/' + reference_digest[7:]).read())
+    layer = archive.getmember('blobs/sha256/' + manifest['layers'][0]['digest'][7:])
+    content[layer.offset_data + 3] ^= 0xFF
+    _upload_with_md5(storage, BLOB, bytes(content))
+
+
+def test_a_corrupt_layer_fails_the_import_even_with_a_matching_content_md5(source_registry, target_registry, storage):
+    _, digests = run(_export(source_registry.url, storage, ['hello-world:latest', 'hello-world:v2']))
+    _tamper_layer_of(storage, digests['hello-world:latest'])
+    with pytest.raises(TransferError, match="Artifact 'hello-world:latest' cannot be imported: Blob sha256:.* failed "
+                                            "verification"):
+        run(_import(target_registry.url, storage))
+    assert run(_tag_digests(target_registry.url)) == {reference: None for reference in SAMPLE_TAGS}
+
+
+def test_a_corrupt_layer_skips_only_its_artifact_when_continuing_on_errors(source_registry, target_registry, storage):
+    _, digests = run(_export(source_registry.url, storage, ['hello-world:latest', 'hello-world:v2']))
+    _tamper_layer_of(storage, digests['hello-world:latest'])
+    outcome = run(_import(target_registry.url, storage, options={'ContinueOnErrors'}))
+    assert outcome.imported_artifacts == ['hello-world:v2']
+    assert outcome.skipped_artifacts[0].startswith('hello-world:latest (Blob sha256:')
+    target = run(_tag_digests(target_registry.url))
+    assert target['hello-world:v2'] == digests['hello-world:v2'] and target['hello-world:latest'] is None
+
+
+def test_import_into_several_repositories_sharing_layers(source_registry, target_registry, storage):
+    """The same image under two repositories: its layers travel once and are mounted into the second one."""
+    async def push_copy():
+        async with await client_session() as session:
+            registry = RegistryClient(session, source_registry.url)
+            await push_sample_images(registry)
+            latest = await registry.get_manifest('hello-world', 'latest')
+            for blob in latest.blobs():
+                await registry.mount_blob('team/hello', blob.digest, 'hello-world')
+            await registry.put_manifest('team/hello', 'copy', latest)
+            return latest.digest
+    digest = run(push_copy())
+    outcome, _ = run(_export(source_registry.url, storage, ['hello-world:latest', 'team/hello:copy']))
+    content = storage.blob_client(BLOB).download_blob().readall()
+    run(_import(target_registry.url, storage))
+    target = run(_tag_digests(target_registry.url, ('hello-world:latest', 'team/hello:copy')))
+    assert target == {'hello-world:latest': digest, 'team/hello:copy': digest}
+    import io
+    import tarfile
+    names = [member.name for member in tarfile.open(fileobj=io.BytesIO(content)).getmembers() if member.isfile()]
+    assert len(names) == len(set(names)) == 2 + 1 + 1 + 3   # oci-layout, index.json, manifest, config, 3 layers
+    assert outcome.blob_size == len(content)
