@@ -4,7 +4,8 @@ clients expect from ``<registry>.azurecr.io``, in front of a plain CNCF distribu
 - ``POST /oauth2/exchange``: an ARM (AAD) access token the sandbox issued -> an ACR refresh token;
 - ``GET|POST /oauth2/token``: a refresh token (or, with the empty-GUID user name, a refresh token as password)
   plus scopes -> an access token listing the granted repository actions;
-- ``GET /acr/v1/_catalog``, ``GET /acr/v1/{repository}/_tags[/{tag}]``: ACR's metadata API;
+- ``GET /acr/v1/_catalog``, ``/acr/v1/{repository}``, ``/acr/v1/{repository}/_tags[/{tag}]`` and
+  ``/acr/v1/{repository}/_manifests[/{reference}]``: ACR's metadata API;
 - ``/v2/...``: a streaming proxy to the upstream registry, behind a Bearer challenge.
 
 Tokens are HS256 JWTs signed with a key that lives as long as the app (a restart logs every client out, as an
@@ -48,6 +49,7 @@ UNSUPPORTED_GRANT = "unsupported grant_type '{}'"
 WRONG_SERVICE = "the service '{}' is not this registry ('{}')"
 REPOSITORY_UNKNOWN = 'repository name not known to registry'
 TAG_UNKNOWN = 'tag not known to repository'
+MANIFEST_UNKNOWN = 'manifest unknown'
 UPSTREAM_UNREACHABLE = 'the registry is unavailable'
 
 # Hop-by-hop and framing headers the proxy must not copy from one connection to the other.
@@ -68,6 +70,9 @@ def make_registry_front_app(upstream_url: str, registry_name: str, login_server:
     app.router.add_get('/acr/v1/_catalog', front.catalog)
     app.router.add_get(r'/acr/v1/{repository:.+}/_tags/{tag}', front.tag)
     app.router.add_get(r'/acr/v1/{repository:.+}/_tags', front.tags)
+    app.router.add_get(r'/acr/v1/{repository:.+}/_manifests/{reference}', front.manifest)
+    app.router.add_get(r'/acr/v1/{repository:.+}/_manifests', front.manifests)
+    app.router.add_get(r'/acr/v1/{repository:.+}', front.repository)   # last: it matches any deeper path too
     app.router.add_route('*', '/v2', front.proxy)
     app.router.add_route('*', r'/v2/{path:.*}', front.proxy)
     return app
@@ -260,28 +265,63 @@ class _RegistryFront:
         return response
 
     async def tags(self, request: web.Request) -> web.StreamResponse:
+        return await self._listing(request, 'tags', 'name', self._tag_attributes)
+
+    async def manifests(self, request: web.Request) -> web.StreamResponse:
+        return await self._listing(request, 'manifests', 'digest', self._manifest_attributes)
+
+    async def _listing(self, request: web.Request, kind: str, key: str, collect) -> web.StreamResponse:
+        """One page of ``/acr/v1/{repository}/_tags`` or ``_manifests``: ordered by ``key``, or by time with
+        ``orderby``; ``n`` and ``last`` page it, and a Link header names the next page as az follows it."""
         repository = request.match_info['repository']
         denied = self._authorize(request, 'repository', repository, {'metadata_read', 'pull', '*'}, 'metadata_read')
         if denied:
             return denied
-        attributes = await self._tag_attributes(repository)
-        if attributes is None:
+        items = await collect(repository)
+        if items is None:
             return _error(404, 'NAME_UNKNOWN', REPOSITORY_UNKNOWN, {'name': repository})
         ordering = request.query.get('orderby', '')
         if ordering in ORDERINGS:
-            attributes.sort(key=lambda tag: (tag['lastUpdateTime'], tag['name']), reverse=ordering == 'timedesc')
+            items.sort(key=lambda item: (item['lastUpdateTime'], item[key]), reverse=ordering == 'timedesc')
         last = request.query.get('last')
         if last:
-            names = [tag['name'] for tag in attributes]
-            attributes = attributes[names.index(last) + 1:] if last in names else [
-                tag for tag in attributes if tag['name'] > last]
+            keys = [item[key] for item in items]
+            items = items[keys.index(last) + 1:] if last in keys else [item for item in items if item[key] > last]
         size = _page_size(request)
-        page = attributes[:size]
-        response = web.json_response({'registry': self.login_server, 'imageName': repository, 'tags': page})
-        if len(attributes) > size:
-            response.headers['Link'] = '</acr/v1/{}/_tags?last={}&n={}&orderby={}>; rel="next"'.format(
-                repository, quote(page[-1]['name'], safe=''), size, ordering)
+        page = items[:size]
+        response = web.json_response({'registry': self.login_server, 'imageName': repository, kind: page})
+        if len(items) > size:
+            response.headers['Link'] = '</acr/v1/{}/_{}?last={}&n={}&orderby={}>; rel="next"'.format(
+                repository, kind, quote(page[-1][key], safe=''), size, ordering)
         return response
+
+    async def manifest(self, request: web.Request) -> web.StreamResponse:
+        repository, reference = request.match_info['repository'], request.match_info['reference']
+        denied = self._authorize(request, 'repository', repository, {'metadata_read', 'pull', '*'}, 'metadata_read')
+        if denied:
+            return denied
+        manifests = await self._manifest_attributes(repository)
+        if manifests is None:
+            return _error(404, 'NAME_UNKNOWN', REPOSITORY_UNKNOWN, {'name': repository})
+        match = [item for item in manifests if reference in (item['digest'], *item['tags'])]
+        if not match:
+            return _error(404, 'MANIFEST_UNKNOWN', MANIFEST_UNKNOWN, {'name': repository, 'reference': reference})
+        return web.json_response({'registry': self.login_server, 'imageName': repository, 'manifest': match[0]})
+
+    async def repository(self, request: web.Request) -> web.StreamResponse:
+        repository = request.match_info['repository']
+        denied = self._authorize(request, 'repository', repository, {'metadata_read', 'pull', '*'}, 'metadata_read')
+        if denied:
+            return denied
+        manifests = await self._manifest_attributes(repository)
+        if manifests is None:
+            return _error(404, 'NAME_UNKNOWN', REPOSITORY_UNKNOWN, {'name': repository})
+        times = [item['createdTime'] for item in manifests] or [_isoformat(time.time())]
+        updates = [item['lastUpdateTime'] for item in manifests] or times
+        return web.json_response({
+            'registry': self.login_server, 'imageName': repository, 'createdTime': min(times),
+            'lastUpdateTime': max(updates), 'manifestCount': len(manifests),
+            'tagCount': sum(len(item['tags']) for item in manifests), 'changeableAttributes': _changeable()})
 
     async def tag(self, request: web.Request) -> web.StreamResponse:
         repository, name = request.match_info['repository'], request.match_info['tag']
@@ -316,8 +356,66 @@ class _RegistryFront:
             self.tag_times[(repository, name)] = (digest, created, updated)
         return {'name': name, 'digest': digest, 'createdTime': _isoformat(created),
                 'lastUpdateTime': _isoformat(updated), 'signed': False,
-                'changeableAttributes': {'deleteEnabled': True, 'writeEnabled': True, 'readEnabled': True,
-                                         'listEnabled': True}}
+                'changeableAttributes': _changeable()}
+
+    async def _manifest_attributes(self, repository: str) -> Optional[list[dict]]:
+        """ACR's manifest attributes for the manifests the repository's tags reach (distribution cannot list
+        untagged manifests; an index's children are listed with it), sorted by digest."""
+        tags = await self._tag_attributes(repository)
+        if tags is None:
+            return None
+        tagged: dict[str, list[dict]] = {}
+        for tag in tags:
+            tagged.setdefault(tag['digest'], []).append(tag)
+        manifests: dict[str, dict] = {}
+        for digest, its_tags in tagged.items():
+            created = min(tag['createdTime'] for tag in its_tags)
+            updated = max(tag['lastUpdateTime'] for tag in its_tags)
+            await self._describe_manifest(repository, digest, [tag['name'] for tag in its_tags], created, updated,
+                                          manifests)
+        return sorted(manifests.values(), key=lambda item: item['digest'])
+
+    async def _describe_manifest(self, repository: str, digest: str, tags: list[str], created: str, updated: str,
+                                 found: dict[str, dict], platform: Optional[dict] = None) -> None:
+        if digest in found:
+            found[digest]['tags'] = sorted(set(found[digest]['tags']) | set(tags))
+            return
+        url = '{}/v2/{}/manifests/{}'.format(self.upstream_url, repository, digest)
+        async with self.session.get(url, headers={'Accept': MANIFEST_ACCEPT}) as upstream:
+            if upstream.status != 200:
+                return
+            media_type = upstream.headers.get('Content-Type', '').split(';')[0]
+            content = json.loads(await upstream.read())
+        item = {'digest': digest, 'imageSize': 0, 'createdTime': created, 'lastUpdateTime': updated,
+                'mediaType': content.get('mediaType') or media_type, 'tags': sorted(tags),
+                'changeableAttributes': _changeable()}
+        found[digest] = item
+        if 'manifests' in content:
+            item['references'] = [{'digest': child['digest'], **(child.get('platform') or {})}
+                                  for child in content['manifests']]
+            for child in content['manifests']:
+                await self._describe_manifest(repository, child['digest'], [], created, updated, found,
+                                              child.get('platform'))
+            item['imageSize'] = sum(found[child['digest']]['imageSize'] for child in content['manifests']
+                                    if child['digest'] in found)
+            return
+        config = content.get('config') or {}
+        item['configMediaType'] = config.get('mediaType', '')
+        item['imageSize'] = config.get('size', 0) + sum(layer.get('size', 0) for layer in content.get('layers', []))
+        item.update(platform or await self._platform_of(repository, config.get('digest')))
+
+    async def _platform_of(self, repository: str, config_digest: Optional[str]) -> dict:
+        if not config_digest:
+            return {}
+        url = '{}/v2/{}/blobs/{}'.format(self.upstream_url, repository, config_digest)
+        async with self.session.get(url) as upstream:
+            if upstream.status != 200 or (upstream.content_length or 0) > 1024 ** 2:
+                return {}
+            try:
+                config = json.loads(await upstream.read())
+            except ValueError:
+                return {}
+        return {key: config[key] for key in ('architecture', 'os') if isinstance(config.get(key), str)}
 
     async def _upstream_tags(self, repository: str) -> Optional[list[str]]:
         names: list[str] = []
@@ -410,6 +508,10 @@ class _RegistryFront:
             now = time.time()
             _, created, _ = self.tag_times.get((repository, reference), (None, now, now))
             self.tag_times[(repository, reference)] = (digest, created, now)
+
+
+def _changeable() -> dict:
+    return {'deleteEnabled': True, 'writeEnabled': True, 'readEnabled': True, 'listEnabled': True}
 
 
 def _repository_of(path: str) -> Optional[str]:

@@ -305,3 +305,34 @@ def test_skopeo_pulls_and_pushes_through_the_front_with_acr_style_credentials(so
         async with await client_session() as session:
             return await RegistryClient(session, source_registry.url).tag_digest('pushed/hello', 'copy')
     assert run(pushed_digest()) == sample_digests['hello-world:latest']
+
+
+def test_manifest_metadata_lists_tagged_manifests_and_index_children(front, sample_digests):
+    token = _access_token(front, 'repository:hello-world:metadata_read')
+    listed = requests.get(front.url + '/acr/v1/hello-world/_manifests', params={'n': 100}, headers=_bearer(token))
+    assert listed.status_code == 200
+    manifests = {item['digest']: item for item in listed.json()['manifests']}
+    assert len(manifests) == 5   # latest, v2, the index and its two platform manifests
+    latest = manifests[sample_digests['hello-world:latest']]
+    assert latest['tags'] == ['latest'] and latest['architecture'] == 'amd64' and latest['os'] == 'linux'
+    assert latest['mediaType'] == 'application/vnd.oci.image.manifest.v1+json' and latest['imageSize'] > 0
+    index = manifests[sample_digests['hello-world:multiarch']]
+    assert sorted(reference['architecture'] for reference in index['references']) == ['amd64', 'arm64']
+    assert all(manifests[reference['digest']]['tags'] == [] for reference in index['references'])
+
+    one = requests.get(front.url + '/acr/v1/hello-world/_manifests/' + sample_digests['hello-world:v2'],
+                       headers=_bearer(token))
+    assert one.json()['manifest']['tags'] == ['v2']
+    assert one.json()['manifest']['configMediaType'] == 'application/vnd.docker.container.image.v1+json'
+    paged = requests.get(front.url + '/acr/v1/hello-world/_manifests', params={'n': 2}, headers=_bearer(token))
+    assert len(paged.json()['manifests']) == 2 and 'rel="next"' in paged.headers['Link']
+
+
+def test_repository_attributes(front):
+    token = _access_token(front, 'repository:hello-world:metadata_read')
+    attributes = requests.get(front.url + '/acr/v1/hello-world', headers=_bearer(token)).json()
+    assert attributes['imageName'] == 'hello-world' and attributes['tagCount'] == 3
+    assert attributes['manifestCount'] == 5
+    missing_token = _access_token(front, 'repository:nothing:metadata_read')
+    missing = requests.get(front.url + '/acr/v1/nothing', headers=_bearer(missing_token))
+    assert missing.status_code == 404 and missing.json()['errors'][0]['code'] == 'NAME_UNKNOWN'
