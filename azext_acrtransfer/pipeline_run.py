@@ -9,16 +9,17 @@ from azure.cli.core.azclierror import AzureResponseError
 from knack.log import get_logger
 
 from ._format import redact_sas, start_time_of
+from ._permissions import principal_id, vault_name
 from ._utils import delete_existing, get_existing
 from ._wire import MANAGED_IDENTITY, ExportRun, ImportRun
 
 logger = get_logger(__name__)
 
 RUN_FAILED = "Pipeline run '{name}' failed: {message}"
-RUN_STARTED = "Pipeline run '{name}' is running ({kind} of blob '{blob}'); waiting until it finishes."
+RUN_STARTED = "Pipeline run '%s' is running (%s of blob '%s'); waiting until it finishes."
 KEY_VAULT_HINT = ("Hint: the pipeline's identity could not read the SAS token secret. Grant it 'get' on secrets "
-                  "(az keyvault set-policy --secret-permissions get --object-id <principal id>) or the "
-                  "'Key Vault Secrets User' role; `az acr {kind}-pipeline show` gives the principal id.")
+                  "(az keyvault set-policy --name {vault} --secret-permissions get --object-id {principal}) or the "
+                  "'Key Vault Secrets User' role.")
 STORAGE_SAS_HINT = ("Hint: storage refused the SAS token. Check that it has not expired, grants the permissions "
                     "the run needs (export: read, write, list, create, add; import: read, list, and delete with "
                     "DeleteSourceBlobOnSuccess), covers service, container and object (srt=sco), and that the "
@@ -49,7 +50,7 @@ def create_pipeline_run(cmd, client, resource_group_name, registry_name, pipelin
                                                          run.to_wire())
     if no_wait:
         return None
-    logger.warning(RUN_STARTED.format(name=run_name, kind=pipeline_type, blob=storage_blob))
+    logger.warning(RUN_STARTED, run_name, pipeline_type, storage_blob)
     try:
         result = LongRunningOperation(cmd.cli_ctx, start_msg="Running pipeline run '{}'".format(run_name))(poller)
     except HttpResponseError:
@@ -58,7 +59,7 @@ def create_pipeline_run(cmd, client, resource_group_name, registry_name, pipelin
         if not is_failed(result):
             raise
     if is_failed(result):
-        raise AzureResponseError(describe_failure(result, pipeline_type, storage_access_mode(pipeline)))
+        raise AzureResponseError(describe_failure(result, pipeline))
     return result
 
 
@@ -67,27 +68,29 @@ def is_failed(run):
     return 'Failed' in (properties.get('provisioningState'), (properties.get('response') or {}).get('status'))
 
 
-def storage_access_mode(pipeline):
+def pipeline_storage(pipeline):
     properties = pipeline.get('properties') or {}
-    return (properties.get('target') or properties.get('source') or {}).get('storageAccessMode')
+    return properties.get('target') or properties.get('source') or {}
 
 
-def describe_failure(run, pipeline_type, access_mode):
+def describe_failure(run, pipeline):
+    """The run's own error message (SAS signatures redacted), and a hint when the cause is a known one."""
     message = redact_sas(((run.get('properties') or {}).get('response') or {}).get('pipelineRunErrorMessage')) \
         or 'the service gave no error message'
     text = RUN_FAILED.format(name=run.get('name'), message=message)
-    hint = failure_hint(message, pipeline_type, access_mode)
+    hint = failure_hint(message, pipeline)
     return '{}\n{}'.format(text, hint) if hint else text
 
 
-def failure_hint(message, pipeline_type, access_mode):
+def failure_hint(message, pipeline):
     """One line for the causes operators hit most: Key Vault access, SAS problems, missing storage roles."""
     lowered = message.lower()
     if not any(marker in lowered for marker in _FORBIDDEN_MARKERS):
         return None
+    storage = pipeline_storage(pipeline)
     if any(marker in lowered for marker in _KEY_VAULT_MARKERS):
-        return KEY_VAULT_HINT.format(kind=pipeline_type)
-    return STORAGE_ROLE_HINT if access_mode == MANAGED_IDENTITY else STORAGE_SAS_HINT
+        return KEY_VAULT_HINT.format(vault=vault_name(storage.get('keyVaultUri')), principal=principal_id(pipeline))
+    return STORAGE_ROLE_HINT if storage.get('storageAccessMode') == MANAGED_IDENTITY else STORAGE_SAS_HINT
 
 
 def show_pipeline_run(client, resource_group_name, registry_name, run_name):
