@@ -47,6 +47,7 @@ BLOB_MD5_MISMATCH = ("The storage blob '{}' failed verification: its content has
 IMPORT_FAILED = "Import of the storage blob '{}' failed: {}"
 TAG_CONFLICT = ("Tag '{}' already exists in the target registry with digest {}. Set the pipeline option "
                 "'OverwriteTags' to overwrite it.")
+INDEX_MISSING = 'the transfer blob has no index.json: it is not an OCI image layout archive'
 ENTRY_INVALID = 'index.json entry {} has no usable reference annotation'
 MANIFEST_MISSING = 'manifest {} is missing from the transfer blob'
 BLOB_MISSING = 'blob {} is missing from the transfer blob'
@@ -187,6 +188,8 @@ async def import_from_blob(container: BlobContainer, blob_name: str, registry: R
                     await importer.accept_index(item)
                 else:
                     await importer.accept_blob(item)
+            if not importer.catalog_digest:
+                raise LayoutError(INDEX_MISSING)
             actual_md5 = base64.b64encode(md5.digest()).decode()
             if actual_md5 != properties.content_md5:
                 raise TransferError(BLOB_MD5_MISMATCH.format(blob_name, actual_md5, properties.content_md5))

@@ -378,3 +378,20 @@ def test_import_into_several_repositories_sharing_layers(source_registry, target
     names = [member.name for member in tarfile.open(fileobj=io.BytesIO(content)).getmembers() if member.isfile()]
     assert len(names) == len(set(names)) == 2 + 1 + 1 + 3   # oci-layout, index.json, manifest, config, 3 layers
     assert outcome.blob_size == len(content)
+
+
+def test_import_of_a_blob_that_is_not_an_oci_layout_fails(target_registry, storage):
+    import io
+    import tarfile
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode='w') as archive:
+        info = tarfile.TarInfo('oci-layout')
+        info.size = len(b'{"imageLayoutVersion":"1.0.0"}')
+        archive.addfile(info, io.BytesIO(b'{"imageLayoutVersion":"1.0.0"}'))
+    _upload_with_md5(storage, BLOB, buffer.getvalue())
+    with pytest.raises(TransferError, match="Import of the storage blob 'export-1.tar' failed: the transfer blob has "
+                                            "no index.json"):
+        run(_import(target_registry.url, storage))
+    _upload_with_md5(storage, BLOB, b'not a tar at all' * 64)
+    with pytest.raises(TransferError, match='not a valid OCI image layout archive'):
+        run(_import(target_registry.url, storage))
