@@ -119,15 +119,21 @@ class Manifest:
         return [Descriptor.from_json(item) for item in self._json().get('manifests', [])] if self.is_index else []
 
     def blobs(self) -> list[Descriptor]:
-        """The config and layers a single-platform manifest references."""
+        """The config and layers a single-platform manifest references, less foreign (non-distributable) layers:
+        registries do not hold those, clients fetch them from their URLs."""
         if self.is_index:
             return []
         data = self._json()
-        layers = [Descriptor.from_json(item) for item in data.get('layers', [])]
+        layers = [Descriptor.from_json(item) for item in data.get('layers', [])
+                  if not _is_foreign(item.get('mediaType', ''))]
         return ([Descriptor.from_json(data['config'])] if 'config' in data else []) + layers
 
     def _json(self) -> dict:
         return json.loads(self.content)
+
+
+def _is_foreign(media_type: str) -> bool:
+    return 'foreign' in media_type or 'nondistributable' in media_type
 
 
 def sha256_digest(content: bytes) -> str:

@@ -148,3 +148,18 @@ def test_unreachable_storage_is_reported_without_the_sas():
 
 def test_scrub_url_hides_only_the_signature():
     assert scrub_url('https://a.blob/c/b?sv=2023&sig=abc%2Fdef&se=x') == 'https://a.blob/c/b?sv=2023&sig=REDACTED&se=x'
+
+
+def test_foreign_layers_are_not_blobs_to_transfer():
+    import json
+    from acrtransfer_sandbox.transfer.registry import DOCKER_MANIFEST, Manifest
+    local = {'mediaType': 'application/vnd.docker.image.rootfs.diff.tar.gzip', 'digest': 'sha256:' + 'b' * 64,
+             'size': 10}
+    foreign = {'mediaType': 'application/vnd.docker.image.rootfs.foreign.diff.tar.gzip',
+               'digest': 'sha256:' + 'c' * 64, 'size': 20, 'urls': ['https://example.invalid/layer']}
+    config = {'mediaType': 'application/vnd.docker.container.image.v1+json', 'digest': 'sha256:' + 'a' * 64,
+              'size': 5}
+    content = json.dumps({'schemaVersion': 2, 'mediaType': DOCKER_MANIFEST, 'config': config,
+                          'layers': [foreign, local]}).encode()
+    manifest = Manifest(DOCKER_MANIFEST, sha256_digest(content), content)
+    assert [blob.digest for blob in manifest.blobs()] == [config['digest'], local['digest']]
