@@ -19,6 +19,11 @@ def main(argv=None) -> int:
     commands.add_parser("serve", help="run the cloud fronts in the foreground (what `up` starts)")
     clock = commands.add_parser("clock", help="move the source trigger's clock (rehearse old blobs)")
     clock.add_argument("--advance-days", type=float, required=True, help="days ahead of real time; 0 resets")
+    large = commands.add_parser("push-large-image", help="push a generated image of about SIZE MiB (benchmarks, "
+                                                       "restart rehearsals)")
+    large.add_argument("--cloud", choices=["source", "target"], default="source")
+    large.add_argument("--image", default="large:latest", help="repository:tag")
+    large.add_argument("--size-mb", type=int, default=256)
     args = parser.parse_args(argv)
     config = SandboxConfig.from_environment()
     try:
@@ -30,6 +35,8 @@ def main(argv=None) -> int:
             print(json.dumps(bootstrap.status(config), indent=2))
         elif args.command == "serve":
             server.main(config)
+        elif args.command == "push-large-image":
+            print(bootstrap.push_large(config, config.cloud(args.cloud), args.image, args.size_mb))
         elif args.command == "clock":
             path = clock_offset_file(config)
             path.parent.mkdir(parents=True, exist_ok=True)

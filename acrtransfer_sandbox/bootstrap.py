@@ -22,7 +22,7 @@ from .config import REPO_ROOT, STORAGE_CONTAINER, CloudConfig, SandboxConfig
 from .credentials import SandboxCredentials
 from .sas import account_sas
 from .server import load_credentials
-from .transfer import RegistryClient, push_sample_images
+from .transfer import RegistryClient, push_large_image, push_sample_images
 
 AZURITE_BIN = REPO_ROOT / ".tools" / "node_modules" / ".bin" / "azurite-blob"
 START_TIMEOUT_SECONDS = 30
@@ -127,6 +127,17 @@ async def _seed_data(config: SandboxConfig, credentials: SandboxCredentials) -> 
         source = RegistryClient(session, config.source.registry_upstream_url)
         if "latest" not in await _tags(source, SAMPLE_REPOSITORY):
             await push_sample_images(source)
+
+
+def push_large(config: SandboxConfig, cloud: CloudConfig, image: str, size_mb: int) -> str:
+    """Push a generated multi-layer image of about `size_mb` MiB; returns its manifest digest."""
+    repository, _, tag = image.partition(":")
+
+    async def push() -> str:
+        async with aiohttp.ClientSession() as session:
+            return await push_large_image(RegistryClient(session, cloud.registry_upstream_url), repository,
+                                          tag or "latest", size_mb * 1024 * 1024)
+    return asyncio.run(push())
 
 
 async def _tags(registry: RegistryClient, repository: str) -> list:

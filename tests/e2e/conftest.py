@@ -1,0 +1,190 @@
+"""A sandbox of the suite's own (state dir and ports apart from a developer's), and az bound to its clouds.
+
+Every assertion goes through what a user has: the real az with the extension installed from the wheel, the env
+files the sandbox writes, skopeo against the registries' backends, and the sandbox's command line.
+"""
+import hashlib
+import json
+import os
+import shlex
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+E2E_PORT_BASE = int(os.environ.get("ACRSANDBOX_E2E_PORT_BASE", "48300"))
+TRIGGER_INTERVAL_SECONDS = 1.0
+AZ = str(Path(sys.executable).parent / "az")
+SAMPLE_REPOSITORY = "hello-world"
+
+
+SECRET_ARGUMENTS = {"--connection-string", "--password", "--body"}
+
+
+def shown_command(argv) -> str:
+    """The command for a failure message, with the values of secret-bearing arguments hidden."""
+    return " ".join("***" if index and argv[index - 1] in SECRET_ARGUMENTS else arg for index, arg in enumerate(argv))
+
+
+class AzError(Exception):
+    def __init__(self, argv, result):
+        super().__init__(f"az {shown_command(argv)} exited {result.returncode}: {result.stderr.strip()[-2000:]}")
+        self.result = result
+        self.stderr = result.stderr
+
+
+class Cloud:
+    """One cloud of the sandbox as a user sees it after `source .sandbox/<cloud>.env`."""
+
+    def __init__(self, name: str, env_file: Path):
+        self.name = name
+        self.env = parse_env_file(env_file)
+
+    def __getitem__(self, variable: str) -> str:
+        return self.env[variable]
+
+    @property
+    def group(self) -> str:
+        return self.env["ACRSANDBOX_RESOURCE_GROUP"]
+
+    @property
+    def registry(self) -> str:
+        return self.env["ACRSANDBOX_REGISTRY"]
+
+    def az(self, *args: str, check: bool = True):
+        """Run az in this cloud; the parsed JSON output (None when empty). AzError when it fails and check is set."""
+        result = self.az_result(*args)
+        if check and result.returncode != 0:
+            raise AzError(args, result)
+        return json.loads(result.stdout) if result.stdout.strip() else None
+
+    def az_result(self, *args: str) -> subprocess.CompletedProcess:
+        env = {**os.environ, **self.env, "AZURE_CORE_ONLY_SHOW_ERRORS": "true"}
+        return subprocess.run([AZ, *args, "--output", "json"], env=env, capture_output=True, text=True,
+                              timeout=300, check=False)
+
+    def acr(self, *args: str, check: bool = True):
+        """`az acr <group> <command> -g <rg> -r <registry> ...`"""
+        return self.az("acr", *args[:2], "--resource-group", self.group, "--registry", self.registry, *args[2:],
+                       check=check)
+
+    def manifest_digest(self, reference: str) -> str:
+        """The exact digest of a manifest or index in this cloud's registry (skopeo against its backend)."""
+        raw = subprocess.run(["skopeo", "inspect", "--raw", "--tls-verify=false",
+                              f"docker://{self.env['ACRSANDBOX_REGISTRY_BACKEND']}/{reference}"],
+                             capture_output=True, check=True, timeout=60).stdout
+        return "sha256:" + hashlib.sha256(raw).hexdigest()
+
+    def has_manifest(self, reference: str) -> bool:
+        return subprocess.run(["skopeo", "inspect", "--raw", "--tls-verify=false",
+                               f"docker://{self.env['ACRSANDBOX_REGISTRY_BACKEND']}/{reference}"],
+                              capture_output=True, check=False, timeout=60).returncode == 0
+
+    def blob(self, name: str, check: bool = True):
+        return self.az("storage", "blob", "show", "--connection-string",
+                       self.env["ACRSANDBOX_STORAGE_CONNECTION_STRING"], "--container-name",
+                       self.env["ACRSANDBOX_STORAGE_CONTAINER"], "--name", name, check=check)
+
+    def blob_exists(self, name: str) -> bool:
+        return self.az("storage", "blob", "exists", "--connection-string",
+                       self.env["ACRSANDBOX_STORAGE_CONNECTION_STRING"], "--container-name",
+                       self.env["ACRSANDBOX_STORAGE_CONTAINER"], "--name", name)["exists"]
+
+    def grant_secret_get(self, principal: str) -> None:
+        self.az("keyvault", "set-policy", "--name", self.env["ACRSANDBOX_KEYVAULT"], "--secret-permissions", "get",
+                "--object-id", principal)
+
+    def assign_storage_role(self, principal: str, role: str) -> None:
+        self.az("role", "assignment", "create", "--assignee-object-id", principal, "--assignee-principal-type",
+                "ServicePrincipal", "--role", role, "--scope", self.env["ACRSANDBOX_STORAGE_ACCOUNT_ID"])
+
+    def put_secret(self, name: str, value: str) -> str:
+        """Store a secret in this cloud's Key Vault (data plane, as `az rest` sends it); returns its URI."""
+        uri = f"{self.env['ACRSANDBOX_KEYVAULT_URI']}secrets/{name}"
+        self.az("rest", "--method", "put", "--url", f"{uri}?api-version=7.4", "--resource",
+                "https://vault.acrsandbox.local", "--body", json.dumps({"value": value}))
+        return uri
+
+
+def parse_env_file(path: Path) -> dict:
+    env = {}
+    for line in path.read_text().splitlines():
+        if line.startswith("export ") and not line.startswith("export PATH="):
+            name, _, value = line[len("export "):].partition("=")
+            env[name] = shlex.split(value)[0] if value else ""
+    return env
+
+
+def unique(prefix: str) -> str:
+    """A resource name (5-50 alphanumerics) no other test uses."""
+    return f"{prefix}{uuid.uuid4().hex[:10]}"
+
+
+def wait_for(predicate, timeout: float, interval: float = 1.0, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+class Sandbox:
+    def __init__(self, home: Path, wheel: Path):
+        self.home = home
+        self.wheel = wheel
+        self.env = {**os.environ, "ACRSANDBOX_HOME": str(home), "ACRSANDBOX_PORT_BASE": str(E2E_PORT_BASE),
+                    "ACRSANDBOX_TRIGGER_INTERVAL": str(TRIGGER_INTERVAL_SECONDS)}
+
+    def cli(self, *args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "acrtransfer_sandbox", *args], cwd=REPO_ROOT, env=self.env,
+                              capture_output=True, text=True, timeout=180, check=True)
+
+    def up(self) -> None:
+        self.cli("up", "--wheel", str(self.wheel))
+        self.source = Cloud("source", self.home / "source.env")
+        self.target = Cloud("target", self.home / "target.env")
+
+    def down(self) -> None:
+        self.cli("down")
+
+
+def _wheel() -> Path:
+    given = os.environ.get("ACRSANDBOX_WHEEL")
+    if given:
+        return Path(given)
+    wheels = sorted((REPO_ROOT / "dist").glob("acrtransfer-*-py3-none-any.whl"), key=lambda p: p.stat().st_mtime)
+    if not wheels:
+        pytest.fail("no extension wheel in dist/: run `make wheel` (make test-e2e does) or set ACRSANDBOX_WHEEL")
+    return wheels[-1]
+
+
+@pytest.fixture(scope="session")
+def sandbox(tmp_path_factory):
+    instance = Sandbox(tmp_path_factory.mktemp("sandbox"), _wheel())
+    try:
+        instance.up()
+        yield instance
+    finally:
+        instance.down()
+
+
+@pytest.fixture(scope="session")
+def source(sandbox):
+    return sandbox.source
+
+
+@pytest.fixture(scope="session")
+def target(sandbox):
+    return sandbox.target
+
+
+@pytest.fixture(scope="session")
+def sample_digests(source):
+    return {reference: source.manifest_digest(f"{SAMPLE_REPOSITORY}:{reference}")
+            for reference in ("latest", "v2", "multiarch")}
