@@ -20,6 +20,7 @@ REPOSITORY_ANNOTATION = 'io.acrtransfer.repository'
 OCI_LAYOUT_CONTENT = b'{"imageLayoutVersion":"1.0.0"}'
 OCI_INDEX_MEDIA_TYPE = 'application/vnd.oci.image.index.v1+json'
 TAR_BLOCK = 512
+MAX_METADATA_BYTES = 4 * 1024 * 1024   # index.json and oci-layout are read whole: bound them
 _BLOB_PREFIX = 'blobs/sha256/'
 
 MALFORMED_ARCHIVE = 'The transfer blob is not a valid OCI image layout archive: {}'
@@ -183,6 +184,9 @@ async def read_oci_layout(chunks: AsyncIterator[bytes]) -> AsyncIterator[LayoutI
     saw_layout = False
     async for name, size in stream.entries():
         name = name[2:] if name.startswith('./') else name
+        if name in ('oci-layout', 'index.json') and size > MAX_METADATA_BYTES:
+            raise LayoutError(MALFORMED_ARCHIVE.format('{} is {} bytes, over the {} bytes allowed'.format(
+                name, size, MAX_METADATA_BYTES)))
         if name == 'oci-layout':
             _check_layout_version(await stream.read_exactly(size))
             saw_layout = True

@@ -172,3 +172,19 @@ def test_reader_skips_the_rest_of_a_blob_whose_consumer_gave_up():
     run_archive = run(_write(_plan()))
     seen = run(give_up_early())
     assert seen == {_digest(MANIFEST): MANIFEST, _digest(CONFIG): CONFIG, _digest(LAYER): None}
+
+
+def test_reader_refuses_an_oversized_index():
+    async def oversized():
+        info = tarfile.TarInfo('index.json')
+        info.size = 5 * 1024 * 1024
+        yield info.tobuf(format=tarfile.USTAR_FORMAT)
+        yield b' ' * info.size
+    with pytest.raises(LayoutError, match='index.json is 5242880 bytes, over'):
+        run(_consume(oversized()))
+
+
+async def _consume(chunks):
+    async for item in read_oci_layout(chunks):
+        if isinstance(item, LayoutBlob):
+            await item.read_all()
