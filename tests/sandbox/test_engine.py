@@ -395,3 +395,12 @@ def test_import_of_a_blob_that_is_not_an_oci_layout_fails(target_registry, stora
     _upload_with_md5(storage, BLOB, b'not a tar at all' * 64)
     with pytest.raises(TransferError, match='not a valid OCI image layout archive'):
         run(_import(target_registry.url, storage))
+
+
+def test_importing_the_same_blob_twice_succeeds_without_overwrite_tags(source_registry, target_registry, storage):
+    """A re-run (e.g. a force-redeployed import) finds its tags already at the same digests: nothing to refuse."""
+    exported, digests = run(_export(source_registry.url, storage, list(SAMPLE_TAGS)))
+    first = run(_import(target_registry.url, storage))
+    second = run(_import(target_registry.url, storage))
+    assert first.imported_artifacts == second.imported_artifacts == exported.imported_artifacts
+    assert run(_tag_digests(target_registry.url)) == digests
