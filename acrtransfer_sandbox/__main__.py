@@ -19,8 +19,8 @@ def main(argv=None) -> int:
     commands.add_parser("serve", help="run the cloud fronts in the foreground (what `up` starts)")
     clock = commands.add_parser("clock", help="move the source trigger's clock (rehearse old blobs)")
     clock.add_argument("--advance-days", type=float, required=True, help="days ahead of real time; 0 resets")
-    large = commands.add_parser("push-large-image", help="push a generated image of about SIZE MiB (benchmarks, "
-                                                       "restart rehearsals)")
+    large = commands.add_parser("push-large-image",
+                                help="push a generated image of about SIZE MiB (benchmarks, restart rehearsals)")
     large.add_argument("--cloud", choices=["source", "target"], default="source")
     large.add_argument("--image", default="large:latest", help="repository:tag")
     large.add_argument("--size-mb", type=int, default=256)

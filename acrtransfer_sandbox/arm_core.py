@@ -106,7 +106,8 @@ def build_core_routes(cloud: CloudConfig, store: ResourceStore) -> web.RouteTabl
     @routes.get(ci_path(sub_path + "/resources"))
     async def list_resources(request):
         wanted = _type_filter(request.query.get("$filter", ""))
-        docs = [d for d in store.all_resources() if d["id"].lower().startswith(f"/subscriptions/{cloud.subscription_id}")
+        in_subscription = f"/subscriptions/{cloud.subscription_id}"
+        docs = [d for d in store.all_resources() if d["id"].lower().startswith(in_subscription)
                 and "/" not in d["type"].split("/", 1)[1] and (wanted is None or d["type"].lower() == wanted)]
         return wrong_subscription(request) or json_response({"value": [_generic_resource(d) for d in docs]})
 

@@ -3,7 +3,6 @@ scope (what `az role assignment create --assignee-object-id ... --scope ...` sen
 executor makes in ManagedIdentity mode.
 """
 import re
-import uuid
 from typing import Optional
 
 from aiohttp import web
@@ -93,8 +92,8 @@ def build_authorization_routes(cloud: CloudConfig, store: ResourceStore) -> web.
     @routes.get(r"/{scope:.*}/providers/{ns:(?i:Microsoft\.Authorization)}/{kind:(?i:roleDefinitions)}")
     async def list_role_definitions(request):
         wanted = _role_name_filter(request.query.get("$filter", ""))
-        docs = [role_definition_document(cloud.subscription_id, role_id) for role_id, (name, _) in BUILT_IN_ROLES.items()
-                if wanted is None or name.lower() == wanted.lower()]
+        docs = [role_definition_document(cloud.subscription_id, role_id)
+                for role_id, (name, _) in BUILT_IN_ROLES.items() if wanted is None or name.lower() == wanted.lower()]
         return json_response({"value": docs})
 
     @routes.get(r"/{scope:.*}/providers/{ns:(?i:Microsoft\.Authorization)}/{kind:(?i:roleDefinitions)}/{role_id}")
@@ -120,8 +119,8 @@ def build_authorization_routes(cloud: CloudConfig, store: ResourceStore) -> web.
             p = doc["properties"]
             if (p["principalId"].lower() == props["principalId"].lower() and p["scope"].lower() == scope.lower()
                     and _role_id_of(p["roleDefinitionId"]) == role_id):
-                return arm_error(409, "RoleAssignmentExists", "The role assignment already exists. "
-                                                              f"The ID of the existing role assignment is {doc['name']}.")
+                return arm_error(409, "RoleAssignmentExists", "The role assignment already exists. The ID of the "
+                                                              f"existing role assignment is {doc['name']}.")
         name = request.match_info["name"]
         now = utc_now()
         doc = {"id": f"{scope}/providers/Microsoft.Authorization/roleAssignments/{name}", "name": name,
@@ -160,7 +159,3 @@ def build_authorization_routes(cloud: CloudConfig, store: ResourceStore) -> web.
 
 def _assignments(store: ResourceStore) -> list:
     return [d for d in store.all_resources() if d["type"] == ASSIGNMENT_TYPE]
-
-
-def new_assignment_name() -> str:
-    return str(uuid.uuid4())

@@ -61,7 +61,8 @@ def registry_process(config: SandboxConfig, cloud: CloudConfig) -> processes.Man
     config_file = config.home / "registries" / f"{cloud.name}.yml"
     config_file.write_text(
         "version: 0.1\nlog:\n  level: warn\n  formatter: text\nstorage:\n  filesystem:\n"
-        f"    rootdirectory: {root}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{cloud.registry_upstream_port}\n")
+        f"    rootdirectory: {root}\n  delete:\n    enabled: true\n"
+        f"http:\n  addr: 127.0.0.1:{cloud.registry_upstream_port}\n")
     return processes.ManagedProcess(registry_process_name(cloud), ["docker-registry", "serve", str(config_file)],
                                     marker=str(config_file))
 
@@ -246,7 +247,8 @@ def write_env_file(config: SandboxConfig, credentials: SandboxCredentials, cloud
     path = config.env_file(cloud)
     lines = [f"# ACR Transfer sandbox, {cloud.name} cloud: `source {path}`, then use az as usual.",
              f"export PATH={shlex.quote(str(Path(az_executable()).parent))}:\"$PATH\"",
-             *[f"export {name}={shlex.quote(value)}" for name, value in env_variables(config, credentials, cloud).items()]]
+             *[f"export {name}={shlex.quote(value)}"
+               for name, value in env_variables(config, credentials, cloud).items()]]
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as out:
         out.write("\n".join(lines) + "\n")

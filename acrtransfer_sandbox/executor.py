@@ -99,7 +99,8 @@ class RunExecutor:
 
     def fail_interrupted_runs(self) -> None:
         for run in self.store.all_resources():
-            if run["type"].endswith("/pipelineRuns") and run["properties"]["provisioningState"] not in TERMINAL_RUN_STATES:
+            if run["type"].endswith("/pipelineRuns") \
+                    and run["properties"]["provisioningState"] not in TERMINAL_RUN_STATES:
                 percent = run["properties"]["response"].get("progress", {}).get("percentage", "0")
                 self._finish(run["id"], None, failure=INTERRUPTED_MESSAGE.format(percent))
                 log.warning("run %s was cut by a restart: marked Failed", run["id"])
@@ -149,7 +150,8 @@ class RunExecutor:
         account, _ = storage_account_of(storage["uri"])
         cloud = next((c for c in self.config.clouds if c.storage_account == account), None)
         if cloud is None:
-            raise RunFailure(STORAGE_UNKNOWN.format(storage["uri"], ", ".join(c.storage_account for c in self.config.clouds)))
+            known = ", ".join(c.storage_account for c in self.config.clouds)
+            raise RunFailure(STORAGE_UNKNOWN.format(storage["uri"], known))
         container_url = f"{cloud.blob_endpoint}/{storage_account_of(storage['uri'])[1]}"
         if storage["storageAccessMode"] == "SasToken":
             try:

@@ -42,8 +42,8 @@ async def read_json_body(request: web.Request):
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise web.HTTPBadRequest(text=json.dumps({"error": {"code": "InvalidRequestContent",
-                                                            "message": f"The request content is not valid JSON: {exc}"}}),
+        error = {"code": "InvalidRequestContent", "message": f"The request content is not valid JSON: {exc}"}
+        raise web.HTTPBadRequest(text=json.dumps({"error": error}),
                                  content_type="application/json") from exc
 
 
@@ -56,7 +56,8 @@ def bearer_auth_middleware(issuer: TokenIssuer, tenant_id: str, audience: str, i
         token = bearer_token(request.headers.get("Authorization"))
         claims = issuer.verify(token) if token else None
         if not claims:
-            reason = "The 'Authorization' header is missing." if not token else "The access token is invalid or expired."
+            reason = ("The 'Authorization' header is missing." if not token
+                      else "The access token is invalid or expired.")
             return _unauthorized("AuthenticationFailed", f"Authentication failed. {reason}", challenge)
         if claims.get("tid") != tenant_id or claims.get("aud", "").rstrip("/") != audience.rstrip("/"):
             return _unauthorized("InvalidAuthenticationTokenTenant" if claims.get("tid") != tenant_id

@@ -110,7 +110,8 @@ def _pick_version(versions: list, version: Optional[str]) -> Optional[dict]:
 
 def build_vault_management_routes(cloud: CloudConfig, store: ResourceStore) -> web.RouteTableDef:
     routes = web.RouteTableDef()
-    vault_path = ci_path("/subscriptions/{subscription}/resourceGroups/{group}/providers/Microsoft.KeyVault/vaults/{name}")
+    vault_path = ci_path("/subscriptions/{subscription}/resourceGroups/{group}/providers/"
+                         "Microsoft.KeyVault/vaults/{name}")
 
     def vault_or_404(request):
         doc = store.get(request.path)
@@ -197,7 +198,8 @@ def make_secrets_app(cloud: CloudConfig, store: ResourceStore, issuer: TokenIssu
         oid = request[CALLER_CLAIMS_KEY].get("oid", "")
         if _has_secret_permission(vault(), oid, permission):
             return None
-        return arm_error(403, "Forbidden", f"The user, group or application 'appid={request[CALLER_CLAIMS_KEY].get('appid')};"
+        app_id = request[CALLER_CLAIMS_KEY].get("appid")
+        return arm_error(403, "Forbidden", f"The user, group or application 'appid={app_id};"
                                            f"oid={oid}' does not have secrets {permission} permission on key vault "
                                            f"'{cloud.vault_name};location={LOCATION}'.")
 

@@ -79,21 +79,24 @@ def build_identity(requested: Optional[dict], existing: Optional[dict], tenant_i
     if kind == "userassigned":
         identities = requested.get("userAssignedIdentities") or {}
         if not identities:
-            raise BadRequest("InvalidIdentity", "A UserAssigned identity needs at least one userAssignedIdentities entry.")
+            raise BadRequest("InvalidIdentity",
+                             "A UserAssigned identity needs at least one userAssignedIdentities entry.")
         for identity_id in identities:
             if "/providers/microsoft.managedidentity/userassignedidentities/" not in identity_id.lower():
                 raise BadRequest("InvalidIdentity", f"'{identity_id}' is not a user-assigned identity resource id.")
         return {"type": "userAssigned",
-                "userAssignedIdentities": {identity_id: {"principalId": user_assigned_principal(identity_id, "principal"),
-                                                         "clientId": user_assigned_principal(identity_id, "client")}
-                                           for identity_id in identities}}
+                "userAssignedIdentities": {
+                    identity_id: {"principalId": user_assigned_principal(identity_id, "principal"),
+                                  "clientId": user_assigned_principal(identity_id, "client")}
+                    for identity_id in identities}}
     raise BadRequest("InvalidIdentity", f"Identity type '{requested.get('type')}' is not supported; "
                                         "use SystemAssigned or UserAssigned.")
 
 
 def build_storage_properties(kind: PipelineKind, given: Optional[dict]) -> dict:
     if not isinstance(given, dict) or not given.get("uri"):
-        raise BadRequest("InvalidParameter", f"properties.{kind.storage_key}.uri is required: the storage container URI.")
+        raise BadRequest("InvalidParameter",
+                         f"properties.{kind.storage_key}.uri is required: the storage container URI.")
     if given.get("type", "AzureStorageBlobContainer") != "AzureStorageBlobContainer":
         raise BadRequest("InvalidParameter", f"properties.{kind.storage_key}.type must be AzureStorageBlobContainer.")
     mode = ACCESS_MODES.get(str(given.get("storageAccessMode", "SasToken")).lower())
@@ -194,7 +197,8 @@ class PipelineApi:
     def _registry_or_error(self, request) -> Optional[web.Response]:
         info = request.match_info
         if info["subscription"].lower() != self.cloud.subscription_id:
-            return arm_error(404, "SubscriptionNotFound", f"The subscription '{info['subscription']}' could not be found.")
+            return arm_error(404, "SubscriptionNotFound",
+                             f"The subscription '{info['subscription']}' could not be found.")
         if info["group"].lower() != self.cloud.resource_group.lower():
             return arm_error(404, "ResourceGroupNotFound", f"Resource group '{info['group']}' could not be found.")
         if self.store.get(self._registry_id(request)) is None:

@@ -19,7 +19,7 @@ from typing import Optional
 from .config import TRIGGER_MAX_BLOB_AGE_DAYS, SandboxConfig
 from .executor import RunExecutor, RunFailure
 from .http_common import utc_now
-from .pipelines import RUN_TYPE, new_run_document
+from .pipelines import new_run_document
 from .store import ResourceStore
 from .transfer import TransferError
 
@@ -121,7 +121,6 @@ class SourceTrigger:
         run_request = {"pipelineResourceId": pipeline["id"], "source": {"type": "AzureStorageBlob", "name": blob_name}}
         document = new_run_document(run_id, name, run_request, None, TRIGGER_CALLER, None)
         document["properties"]["response"]["trigger"] = {"sourceTrigger": {"timestamp": utc_now()}}
-        assert document["type"] == RUN_TYPE
         self.store.put(run_id, document)
         self.executor.start(run_id)
         log.info("source trigger: blob %s started run %s", blob_name, name)

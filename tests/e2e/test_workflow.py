@@ -35,7 +35,8 @@ def test_full_workflow(source, target, sample_digests):
     copy_blob(source, target, blob)
     copied = target.blob(blob)
     assert copied["metadata"] == exported["metadata"]
-    assert copied["properties"]["contentSettings"]["contentMd5"] == exported["properties"]["contentSettings"]["contentMd5"]
+    assert (copied["properties"]["contentSettings"]["contentMd5"]
+            == exported["properties"]["contentSettings"]["contentMd5"])
 
     import_pipeline = unique("import")
     create_import_pipeline(target, import_pipeline, trigger=True)
