@@ -36,7 +36,7 @@ def main(argv=None) -> int:
         elif args.command == "serve":
             server.main(config)
         elif args.command == "push-large-image":
-            print(bootstrap.push_large(config, config.cloud(args.cloud), args.image, args.size_mb))
+            print(bootstrap.push_large(config.cloud(args.cloud), args.image, args.size_mb))
         elif args.command == "clock":
             path = clock_offset_file(config)
             path.parent.mkdir(parents=True, exist_ok=True)

@@ -130,7 +130,7 @@ async def _seed_data(config: SandboxConfig, credentials: SandboxCredentials) -> 
             await push_sample_images(source)
 
 
-def push_large(config: SandboxConfig, cloud: CloudConfig, image: str, size_mb: int) -> str:
+def push_large(cloud: CloudConfig, image: str, size_mb: int) -> str:
     """Push a generated multi-layer image of about `size_mb` MiB; returns its manifest digest."""
     repository, _, tag = image.partition(":")
 
@@ -201,8 +201,8 @@ def install_extension(config: SandboxConfig, cloud: CloudConfig, wheel: Path) ->
     stamp = {"wheel": str(wheel.resolve()), "mtime": wheel.stat().st_mtime, "size": wheel.stat().st_size}
     if stamp_file.exists() and json.loads(stamp_file.read_text()) == stamp:
         return
-    run_az(config, cloud, "extension", "remove", "--name", "acrtransfer") if _extension_installed(config, cloud) \
-        else None
+    if _extension_installed(config, cloud):
+        run_az(config, cloud, "extension", "remove", "--name", "acrtransfer")
     run_az(config, cloud, "extension", "add", "--source", str(wheel.resolve()), "--yes")
     stamp_file.write_text(json.dumps(stamp))
 

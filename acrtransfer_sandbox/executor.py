@@ -118,8 +118,6 @@ class RunExecutor:
             outcome = await self._transfer(run)
         except (RunFailure, TransferError) as exc:
             self._finish(run_id, operation_id, failure=str(getattr(exc, "message", exc)))
-        except asyncio.CancelledError:
-            raise
         except Exception as exc:  # pylint: disable=broad-except
             # A bug or an unexpected failure of a dependency: the run must still end, with the reason.
             log.exception("run %s failed unexpectedly", run_id)

@@ -108,7 +108,7 @@ def _pick_version(versions: list, version: Optional[str]) -> Optional[dict]:
     return next((v for v in versions if v["version"] == version.lower()), None)
 
 
-def build_vault_management_routes(cloud: CloudConfig, store: ResourceStore) -> web.RouteTableDef:
+def build_vault_management_routes(store: ResourceStore) -> web.RouteTableDef:
     routes = web.RouteTableDef()
     vault_path = ci_path("/subscriptions/{subscription}/resourceGroups/{group}/providers/"
                          "Microsoft.KeyVault/vaults/{name}")

@@ -49,8 +49,10 @@ def start(process: ManagedProcess, pid_dir: Path, log_dir: Path) -> int:
     pid_dir.mkdir(parents=True, exist_ok=True)
     log_dir.mkdir(parents=True, exist_ok=True)
     with open(log_dir / f"{process.name}.log", "ab") as log:
-        child = subprocess.Popen(process.argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                 env={**os.environ, **(process.env or {})}, cwd=process.cwd, start_new_session=True)
+        # Not waited for: the process outlives this command by design (it is stopped later by PID).
+        child = subprocess.Popen(  # pylint: disable=consider-using-with
+            process.argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            env={**os.environ, **(process.env or {})}, cwd=process.cwd, start_new_session=True)
     _pid_file(pid_dir, process.name).write_text(json.dumps({"pid": child.pid, "marker": process.marker}))
     return child.pid
 
@@ -77,7 +79,7 @@ def _alive(pid: int) -> bool:
     except ChildProcessError:
         pass
     try:
-        status = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
+        status = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace").split(")")[-1].split()[0]
     except OSError:
         return False
     return status != "Z"

@@ -44,7 +44,7 @@ def make_front_app(cloud: CloudConfig, store: ResourceStore, issuer: TokenIssuer
         issuer, cloud.tenant_id, ARM_AUDIENCE, is_identity_path, challenge)])
     app.add_routes(build_identity_routes(cloud, issuer, credentials.client_secrets[cloud.name]))
     app.add_routes(PipelineApi(cloud, store, executor).routes())
-    app.add_routes(build_vault_management_routes(cloud, store))
+    app.add_routes(build_vault_management_routes(store))
     app.add_routes(build_core_routes(cloud, store))
     app.add_routes(build_authorization_routes(cloud, store))
     return app

@@ -71,8 +71,6 @@ class SourceTrigger:
         while True:
             try:
                 await self.poll_once()
-            except asyncio.CancelledError:
-                raise
             except Exception:  # pylint: disable=broad-except
                 # A bad poll must not stop the trigger for good; the next poll tries again.
                 log.exception("source trigger poll failed")

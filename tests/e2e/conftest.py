@@ -138,6 +138,7 @@ class Sandbox:
     def __init__(self, home: Path, wheel: Path):
         self.home = home
         self.wheel = wheel
+        self.source = self.target = None
         self.env = {**os.environ, "ACRSANDBOX_HOME": str(home), "ACRSANDBOX_PORT_BASE": str(E2E_PORT_BASE),
                     "ACRSANDBOX_TRIGGER_INTERVAL": str(TRIGGER_INTERVAL_SECONDS)}
 

@@ -154,6 +154,7 @@ def test_delete_source_blob_on_success(source, target, sample_digests):
     create_import_pipeline(target, importer, "DeleteSourceBlobOnSuccess", "OverwriteTags")
     result, run = run_import(target, importer, blob)
     assert result.returncode == 0, result.stderr
+    assert run["response"]["status"] == "Succeeded"
     assert not target.blob_exists(blob)
     assert target.manifest_digest(f"{SAMPLE_REPOSITORY}:v2") == sample_digests["v2"]
 
