@@ -4,6 +4,7 @@ These are what `az cloud register --endpoint-resource-manager`, `az login --serv
 ACR refresh-token exchange need; nothing else of Entra ID is imitated.
 """
 import hmac
+import re
 
 from aiohttp import web
 
@@ -12,11 +13,13 @@ from .config import (ACR_LOGIN_SERVER_SUFFIX, ARM_AUDIENCE, KEYVAULT_DNS_SUFFIX,
 from .http_common import json_response
 from .tokens import TOKEN_LIFETIME_SECONDS, TokenIssuer
 
-PUBLIC_PATH_MARKERS = ("/metadata/endpoints", "/.well-known/openid-configuration", "/oauth2/", "/discovery/")
+# What a client reaches before it has a token: cloud metadata, and per tenant OIDC discovery and the token endpoint.
+PUBLIC_PATH = re.compile(r"^/metadata/endpoints$|^/[^/]+/(v2\.0/)?\.well-known/openid-configuration$"
+                         r"|^/[^/]+/oauth2/|^/[^/]+/discovery/")
 
 
 def is_identity_path(path: str) -> bool:
-    return any(marker in path for marker in PUBLIC_PATH_MARKERS)
+    return PUBLIC_PATH.match(path) is not None
 
 
 def cloud_metadata(cloud: CloudConfig) -> dict:

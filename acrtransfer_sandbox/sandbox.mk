@@ -8,12 +8,18 @@ SANDBOX := $(VENV)/bin/python -m acrtransfer_sandbox
 .PHONY: sandbox-tools sandbox-up sandbox-down sandbox-status demo test-e2e
 
 # Azurite from npm (pinned), CNCF distribution and skopeo from Debian: installed once, when missing.
-sandbox-tools: $(AZURITE)
-	@command -v docker-registry >/dev/null && command -v skopeo >/dev/null || { \
-		$(SUDO) apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq docker-registry skopeo >/dev/null; }
+SANDBOX_APT_PACKAGES = docker-registry skopeo
+sandbox-tools: sandbox-apt-tools $(AZURITE)
 
-$(AZURITE):
+.PHONY: sandbox-apt-tools
+sandbox-apt-tools:
+	@missing=""; for tool in $(SANDBOX_APT_PACKAGES) npm; do command -v $$tool >/dev/null || missing="$$missing $$tool"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing with apt:$$missing"; \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; fi
+
+$(AZURITE): | sandbox-apt-tools
 	npm install --prefix .tools --no-audit --no-fund --loglevel=error azurite@$(AZURITE_VERSION)
 
 # Starts everything in the background (idempotent), writes .sandbox/source.env and .sandbox/target.env.
