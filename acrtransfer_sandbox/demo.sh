@@ -16,9 +16,11 @@ STARTED=$SECONDS
 
 step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
 show() { # print the command as typed (connection strings by name: they hold the account key), then run it
-    local line; line=$(printf '%q ' "$@")
+    local line secret; line=$(printf '%q ' "$@")
     for name in ACRSANDBOX_STORAGE_CONNECTION_STRING SOURCE_CONNECTION; do
-        [ -n "${!name:-}" ] && line=${line//$(printf '%q' "${!name}")/\"\$$name\"}
+        [ -n "${!name:-}" ] || continue
+        secret=$(printf '%q' "${!name}")
+        line=${line//"$secret"/\"\$$name\"}
     done
     printf '    $ %s\n' "$line"; "$@"; }
 in_cloud() { # shellcheck disable=SC1090

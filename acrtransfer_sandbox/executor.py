@@ -34,6 +34,7 @@ STORAGE_UNKNOWN = ("Storage request failed: the storage account of '{}' is not p
 INTERNAL_ERROR = "The sandbox failed while running the pipeline: {}: {}"
 SKIPPED_NOTE = "Completed with ContinueOnErrors; skipped artifacts: {}"
 PROGRESS_SAVE_STEP = 5
+MAX_KEPT_OPERATIONS = 500
 
 
 class RunFailure(Exception):
@@ -78,6 +79,9 @@ class RunExecutor:
     def _save_operation(self, operation_id: str, record: dict) -> None:
         operations = self.store.get_bookkeeping(OPERATIONS_KEY, {})
         operations[operation_id] = record
+        # Pollers only ask about recent operations; keep the newest so the state file does not grow forever.
+        for stale in list(operations)[:-MAX_KEPT_OPERATIONS]:
+            del operations[stale]
         self.store.set_bookkeeping(OPERATIONS_KEY, operations)
 
     def operation(self, operation_id: str) -> Optional[dict]:

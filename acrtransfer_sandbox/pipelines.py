@@ -340,7 +340,8 @@ class PipelineApi:
             return arm_error(404, "OperationNotFound", f"Operation '{request.match_info['operation']}' was not found.")
         # Like ARM, tell the poller when to come back while the run is going (else it waits its own default).
         headers = {"Retry-After": RETRY_AFTER_SECONDS} if operation["status"] == "InProgress" else None
-        return json_response(operation, headers=headers)
+        public = {key: value for key, value in operation.items() if key != "runId"}
+        return json_response(public, headers=headers)
 
 
 def new_run_document(run_id: str, name: str, run_request: dict, force_tag: Optional[str], caller: str,
