@@ -15,14 +15,21 @@ BLOB="demo-${SUFFIX}"
 STARTED=$SECONDS
 
 step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
+quote() { # an argument as a shell user would type it
+    case $1 in
+        *[!A-Za-z0-9_@%+=:,./-]* | '') printf "'%s'" "${1//\'/\'\\\'\'}" ;;
+        *) printf '%s' "$1" ;;
+    esac; }
 show() { # print the command as typed (connection strings by name: they hold the account key), then run it
-    local line secret; line=$(printf '%q ' "$@")
-    for name in ACRSANDBOX_STORAGE_CONNECTION_STRING SOURCE_CONNECTION; do
-        [ -n "${!name:-}" ] || continue
-        secret=$(printf '%q' "${!name}")
-        line=${line//"$secret"/\"\$$name\"}
+    local line="" arg
+    for arg in "$@"; do
+        if [ "$arg" = "${ACRSANDBOX_STORAGE_CONNECTION_STRING:-}" ]; then
+            line+=' "$ACRSANDBOX_STORAGE_CONNECTION_STRING"'
+        else
+            line+=" $(quote "$arg")"
+        fi
     done
-    printf '    $ %s\n' "$line"; "$@"; }
+    printf '    $%s\n' "$line"; "$@"; }
 in_cloud() { # shellcheck disable=SC1090
     source "$SANDBOX_HOME/$1.env"; }
 manifest_digest() { # the exact manifest (or index) digest of a reference in a cloud's registry backend
