@@ -1,8 +1,10 @@
 """Key Vault for one cloud: Microsoft.KeyVault/vaults (GET, PUT, PATCH and the accessPolicies update that
 `az keyvault set-policy` sends) and the secrets data plane on the vault's own HTTPS port.
 
-Authorization follows the access-policy model (enableRbacAuthorization false): a principal may read a secret
-only if an access policy of the vault grants it secret `get`. The run executor asks `secret_for_principal`.
+Authorization follows the vault's model, as Key Vault does: with access policies (enableRbacAuthorization false,
+the seeded default) a principal may read a secret only if a policy grants it secret `get`; with Azure RBAC
+(`az keyvault update --enable-rbac-authorization true`) only if it holds a secrets-reading role on the vault
+(e.g. Key Vault Secrets User). The run executor asks `secret_for_principal`.
 """
 import time
 import uuid
@@ -11,6 +13,7 @@ from urllib.parse import urlparse
 
 from aiohttp import web
 
+from .authorization import assigned_role_names
 from .config import LOCATION, SECRET_NAME, VAULT_AUDIENCE, CloudConfig
 from .http_common import (CALLER_CLAIMS_KEY, arm_error, bearer_auth_middleware, ci_path, json_response,
                           read_json_body, resource_not_found, utc_now, access_log_middleware)
@@ -19,6 +22,8 @@ from .tokens import TokenIssuer
 
 VAULT_TYPE = "Microsoft.KeyVault/vaults"
 ALL_SECRET_PERMISSIONS = ["get", "list", "set", "delete", "backup", "restore", "recover", "purge"]
+SECRET_READER_ROLES = {"Key Vault Secrets User", "Key Vault Secrets Officer", "Key Vault Administrator"}
+SECRET_WRITER_ROLES = {"Key Vault Secrets Officer", "Key Vault Administrator"}
 
 
 class KeyVaultAccessDenied(Exception):
@@ -87,7 +92,16 @@ def secret_for_principal(store: ResourceStore, secret_uri: str, principal_id: st
     if vault is None:
         raise KeyVaultSecretMissing(f"Key Vault request failed: (VaultNotFound) No vault serves '{secret_uri}' in "
                                     "this cloud. Status: 404 (Not Found)")
-    if not _has_secret_permission(vault, principal_id, "get"):
+    if vault["properties"].get("enableRbacAuthorization"):
+        if not assigned_role_names(store, principal_id, vault["id"]) & SECRET_READER_ROLES:
+            raise KeyVaultAccessDenied(
+                f"Key Vault request failed: (Forbidden) Caller is not authorized to perform action on resource. "
+                f"If role assignments, deny assignments or role definitions were changed recently, please observe "
+                f"propagation time. Caller: oid={principal_id}; Action: "
+                f"'Microsoft.KeyVault/vaults/secrets/getSecret/action'; Resource: '{vault['id'].lower()}/secrets/"
+                f"{parse_secret_uri(secret_uri)[0]}'. Status: 403 (Forbidden). Code: Forbidden. "
+                "Inner error: ForbiddenByRbac")
+    elif not _has_secret_permission(vault, principal_id, "get"):
         raise KeyVaultAccessDenied(
             f"Key Vault request failed: (Forbidden) The user, group or application 'oid={principal_id}' does not "
             f"have secrets get permission on key vault '{vault['name']};location={vault['location']}'. For help "
@@ -196,7 +210,14 @@ def make_secrets_app(cloud: CloudConfig, store: ResourceStore, issuer: TokenIssu
 
     def denied(request, permission):
         oid = request[CALLER_CLAIMS_KEY].get("oid", "")
-        if _has_secret_permission(vault(), oid, permission):
+        if vault()["properties"].get("enableRbacAuthorization"):
+            wanted = SECRET_READER_ROLES if permission in ("get", "list") else SECRET_WRITER_ROLES
+            if assigned_role_names(store, oid, cloud.vault_id) & wanted:
+                return None
+            return arm_error(403, "Forbidden", f"Caller is not authorized to perform action on resource. Caller: "
+                                               f"oid={oid}; Action: 'Microsoft.KeyVault/vaults/secrets/{permission}'; "
+                                               f"Resource: '{cloud.vault_id.lower()}'. Inner error: ForbiddenByRbac")
+        elif _has_secret_permission(vault(), oid, permission):
             return None
         app_id = request[CALLER_CLAIMS_KEY].get("appid")
         return arm_error(403, "Forbidden", f"The user, group or application 'appid={app_id};"

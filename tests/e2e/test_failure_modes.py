@@ -209,3 +209,22 @@ def test_trigger_starts_one_run_per_blob(source, target):
         assert len(triggered_runs(target, importer, blob)) == 1
     finally:
         target.acr("import-pipeline", "delete", "--name", importer)
+
+
+def test_key_vault_with_rbac_needs_the_secrets_user_role(source):
+    """With `--enable-rbac-authorization` the access policy no longer counts: the identity needs a Key Vault role
+    (what the extension's guidance prints first)."""
+    vault = source["ACRSANDBOX_KEYVAULT"]
+    pipeline = unique("rbac")
+    principal = create_export_pipeline(source, pipeline)   # has the access policy, which RBAC mode ignores
+    source.az("keyvault", "update", "--name", vault, "--enable-rbac-authorization", "true")
+    try:
+        result, run = run_export(source, pipeline, unique("blob"), LATEST)
+        _assert_failed(result, run, "403", "ForbiddenByRbac", principal)
+        source.az("role", "assignment", "create", "--assignee-object-id", principal, "--assignee-principal-type",
+                  "ServicePrincipal", "--role", "Key Vault Secrets User", "--scope", source["ACRSANDBOX_KEYVAULT_ID"])
+        result, run = run_export(source, pipeline, unique("blob"), LATEST)
+        assert result.returncode == 0, result.stderr
+        assert run["response"]["status"] == "Succeeded"
+    finally:
+        source.az("keyvault", "update", "--name", vault, "--enable-rbac-authorization", "false")
