@@ -51,9 +51,14 @@ def vault_document(cloud: CloudConfig) -> dict:
 
 
 def seed_vault(store: ResourceStore, cloud: CloudConfig, sas_token: str) -> None:
-    """Create the vault once (its access policies then persist) and store the SAS as its secret when absent."""
-    if store.get(cloud.vault_id) is None:
+    """Create the vault once (its access policies then persist) and store the SAS as its secret when absent.
+    The vault URI follows the configured port, so a sandbox restarted on other ports still serves its vault."""
+    vault = store.get(cloud.vault_id)
+    if vault is None:
         store.put(cloud.vault_id, vault_document(cloud))
+    elif vault["properties"]["vaultUri"] != cloud.vault_url:
+        vault["properties"]["vaultUri"] = cloud.vault_url
+        store.put(cloud.vault_id, vault)
     if not store.secret_versions(cloud.vault_id, SECRET_NAME):
         store.add_secret_version(cloud.vault_id, SECRET_NAME, _new_version(sas_token, {}, "SAS token for ACR Transfer"))
 
