@@ -22,7 +22,7 @@ AZ = str(Path(sys.executable).parent / "az")
 SAMPLE_REPOSITORY = "hello-world"
 
 
-SECRET_ARGUMENTS = {"--connection-string", "--password", "--body"}
+SECRET_ARGUMENTS = {"--connection-string", "--password", "--body", "--source-uri"}
 
 
 def shown_command(argv) -> str:
