@@ -4,6 +4,7 @@ finds the processes by PID and the az configurations by a marker, and only rewri
 """
 import asyncio
 import concurrent.futures
+import hashlib
 import json
 import os
 import shlex
@@ -11,6 +12,7 @@ import shutil
 import ssl
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 from typing import Optional
 
@@ -196,15 +198,25 @@ def configure_az(config: SandboxConfig, credentials: SandboxCredentials, cloud: 
 
 
 def install_extension(config: SandboxConfig, cloud: CloudConfig, wheel: Path) -> None:
-    """`az extension add --source <wheel>`, again only when the wheel changed since the last install."""
+    """`az extension add --source <wheel>`, again only when the wheel's content changed since the last install."""
     stamp_file = config.azure_config_dir(cloud) / "acrsandbox-wheel.json"
-    stamp = {"wheel": str(wheel.resolve()), "mtime": wheel.stat().st_mtime, "size": wheel.stat().st_size}
+    stamp = {"wheel": str(wheel.resolve()), "content": wheel_content_digest(wheel)}
     if stamp_file.exists() and json.loads(stamp_file.read_text()) == stamp:
         return
     if _extension_installed(config, cloud):
         run_az(config, cloud, "extension", "remove", "--name", "acrtransfer")
     run_az(config, cloud, "extension", "add", "--source", str(wheel.resolve()), "--yes")
     stamp_file.write_text(json.dumps(stamp))
+
+
+def wheel_content_digest(wheel: Path) -> str:
+    """A digest of the files inside the wheel, not of the zip: a rebuild of the same sources (new zip timestamps)
+    keeps it, so `make sandbox-up` does not reinstall the extension after every `make wheel`."""
+    digest = hashlib.sha256()
+    with zipfile.ZipFile(wheel) as archive:
+        for name in sorted(archive.namelist()):
+            digest.update(name.encode() + b"\0" + hashlib.sha256(archive.read(name)).digest())
+    return digest.hexdigest()
 
 
 def _extension_installed(config: SandboxConfig, cloud: CloudConfig) -> bool:
