@@ -107,8 +107,10 @@ def build_core_routes(cloud: CloudConfig, store: ResourceStore) -> web.RouteTabl
     async def list_resources(request):
         wanted = _type_filter(request.query.get("$filter", ""))
         in_subscription = f"/subscriptions/{cloud.subscription_id}"
+        # Tracked top-level resources only, as ARM lists them (no child resources, no role assignments).
         docs = [d for d in store.all_resources() if d["id"].lower().startswith(in_subscription)
-                and "/" not in d["type"].split("/", 1)[1] and (wanted is None or d["type"].lower() == wanted)]
+                and d["type"] in (REGISTRY_TYPE, VAULT_TYPE, STORAGE_TYPE)
+                and (wanted is None or d["type"].lower() == wanted)]
         return wrong_subscription(request) or json_response({"value": [_generic_resource(d) for d in docs]})
 
     @routes.get(ci_path(sub_path + "/providers/Microsoft.ContainerRegistry/registries"))
