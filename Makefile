@@ -12,7 +12,7 @@ WHEEL := dist/acrtransfer-$(VERSION)-py3-none-any.whl
 
 # The extension's suites; they run az in-process, so they get a pytest process of their own.
 EXTENSION_TESTS := tests/unit tests/conformance tests/scenario tests/packaging
-OLDEST_CLI_VERSION ?= 2.50.0
+OLDEST_CLI_VERSION ?= 2.44.0
 OLDEST_VENV ?= .venv-oldest
 
 # The whole suite (the README's test command): lint, the extension on the newest and the oldest supported
@@ -45,7 +45,7 @@ $(VENV)/.installed-$(AZURE_CLI_VERSION): requirements-dev.txt acrtransfer_sandbo
 
 # The extension wheel, as users install it with `az extension add --source <wheel>`.
 wheel: $(WHEEL)
-$(WHEEL): venv setup.py setup.cfg $(shell find azext_acrtransfer -name '*.py' -o -name '*.json')
+$(WHEEL): $(VENV)/.installed-$(AZURE_CLI_VERSION) setup.py setup.cfg README.md HISTORY.rst $(shell find azext_acrtransfer -name '*.py' -o -name '*.json')
 	rm -rf build dist/acrtransfer-*.whl
 	$(VENV)/bin/python -m build --wheel --no-isolation --outdir dist . > /dev/null
 
