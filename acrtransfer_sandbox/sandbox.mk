@@ -1,4 +1,4 @@
-# The sandbox: two offline clouds for the real az (see docs/sandbox.md). Included by the top-level Makefile.
+# The sandbox: two offline clouds for the real az (see "The sandbox" in README.md). Included by the top-level Makefile.
 # sandbox-up / sandbox-down / demo / test-e2e install what they need first (npm, apt, the venv, the wheel).
 AZURITE_VERSION ?= 3.35.0
 AZURITE := .tools/node_modules/.bin/azurite-blob
