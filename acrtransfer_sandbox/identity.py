@@ -105,7 +105,8 @@ def build_identity_routes(cloud: CloudConfig, issuer: TokenIssuer, client_secret
             return _token_error(400, "unauthorized_client",
                                 f"AADSTS700016: Application with identifier '{form.get('client_id')}' was not found "
                                 f"in the directory of the {cloud.name} cloud.")
-        if not hmac.compare_digest(str(form.get("client_secret", "")), client_secret):
+        # Bytes: compare_digest raises TypeError on a str with non-ASCII characters.
+        if not hmac.compare_digest(str(form.get("client_secret", "")).encode(), client_secret.encode()):
             return _token_error(401, "invalid_client",
                                 "AADSTS7000215: Invalid client secret provided.")
         access_token = issuer.issue(issuer=f"{cloud.front_url}/{cloud.tenant_id}/v2.0", tenant_id=cloud.tenant_id,

@@ -39,7 +39,8 @@ class TokenIssuer:
         """The token's claims when this sandbox issued it and it has not expired; None otherwise."""
         try:
             header, payload, signature = token.split(".")
-            if not hmac.compare_digest(signature, self._sign(header, payload)):
+            # Bytes: compare_digest raises TypeError on a str with non-ASCII characters (a garbled header).
+            if not hmac.compare_digest(signature.encode(), self._sign(header, payload).encode()):
                 return None
             claims = json.loads(_b64url_decode(payload))
         except (ValueError, json.JSONDecodeError):
