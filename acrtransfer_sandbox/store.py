@@ -73,6 +73,8 @@ class ResourceStore:
         self._path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self._path.with_suffix(".tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        # The mode given to open applies only when it creates the file: a temporary file left by a crash keeps its own.
+        os.fchmod(fd, 0o600)
         with os.fdopen(fd, "w") as out:
             json.dump(self._data, out, indent=1)
         os.replace(tmp, self._path)
