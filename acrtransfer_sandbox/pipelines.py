@@ -286,7 +286,7 @@ class PipelineApi:
         body = await read_json_body(request) or {}
         properties = body.get("properties") or {}
         try:
-            pipeline = self._pipeline_of_run(properties.get("request") or {})
+            pipeline = self._pipeline_of_run(properties.get("request") or {}, self._registry_id(request))
             run_request = validate_run_request(properties["request"], pipeline)
         except BadRequest as exc:
             return arm_error(400, exc.code, exc.message)
@@ -306,10 +306,14 @@ class PipelineApi:
         return json_response(document, status=200 if existing else 201,
                              headers=self._async_headers(request, operation_id))
 
-    def _pipeline_of_run(self, run_request: dict) -> dict:
+    def _pipeline_of_run(self, run_request: dict, registry_id: str) -> dict:
         pipeline_id = run_request.get("pipelineResourceId")
         if not pipeline_id:
             raise BadRequest("InvalidParameter", "request.pipelineResourceId is required.")
+        # Both clouds share one store: a run may only use a pipeline of its own registry, as in the service.
+        if not pipeline_id.lower().startswith(registry_id.lower() + "/"):
+            raise BadRequest("InvalidPipelineResourceId", f"The pipeline '{pipeline_id}' was not found in registry "
+                                                          f"'{registry_id.rsplit('/', 1)[-1]}'.")
         pipeline = self.store.get(pipeline_id)
         if pipeline is None or not pipeline["type"].endswith("Pipelines"):
             raise BadRequest("InvalidPipelineResourceId", f"The pipeline '{pipeline_id}' was not found.")
