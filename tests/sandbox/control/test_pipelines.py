@@ -1,4 +1,6 @@
 """The ARM API of exportPipelines, importPipelines and pipelineRuns, through the cloud front (fake transfer engine)."""
+import asyncio
+import time
 import uuid
 
 import pytest
@@ -6,8 +8,8 @@ import pytest
 from acrtransfer_sandbox.pipelines import EXPORT, build_pipeline_document
 from acrtransfer_sandbox.transfer import TransferError
 
-from .harness import (API, CATALOG_DIGEST, export_pipeline_body, export_run_body, import_pipeline_body,
-                      import_run_body, managed_storage, pipeline_path, run_path, sas_storage)
+from .harness import (API, CATALOG_DIGEST, RUN_WAIT_SECONDS, export_pipeline_body, export_run_body,
+                      import_pipeline_body, import_run_body, managed_storage, pipeline_path, run_path, sas_storage)
 
 EXPORT_NAME = "exportpipe1"
 IMPORT_NAME = "importpipe1"
@@ -30,12 +32,13 @@ async def _put_export_pipeline(client, cloud, name=EXPORT_NAME, **kwargs):
 
 async def _poll_operation(client, url):
     """Follow Azure-AsyncOperation as az does until the operation is terminal; return the last body."""
-    for _ in range(500):
-        response = await client.get(_local(url))
-        body = await response.json()
+    deadline = time.monotonic() + RUN_WAIT_SECONDS
+    while time.monotonic() < deadline:
+        body = await (await client.get(_local(url))).json()
         if body["status"] != "InProgress":
             return body
-    raise AssertionError("the operation never finished")
+        await asyncio.sleep(0.005)
+    raise AssertionError(f"the operation never finished: {body}")
 
 
 def _local(url: str) -> str:
@@ -79,7 +82,7 @@ def test_pipeline_put_again_keeps_its_principal_and_another_pipeline_gets_its_ow
 
 def test_user_assigned_identity_has_one_principal_wherever_it_is_used(sandbox):
     cloud = sandbox.target
-    identity_id = (f"{cloud.group_id}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/transfer-id")
+    identity_id = f"{cloud.group_id}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/transfer-id"
     identity = {"type": "UserAssigned", "userAssignedIdentities": {identity_id: {}}}
 
     async def scenario(client):
@@ -503,3 +506,16 @@ def test_a_run_names_a_pipeline_of_its_own_registry_only(sandbox, engine, owner)
     assert (status, body["error"]["code"]) == (400, "InvalidPipelineResourceId")
     assert sandbox.store.get(run_path(cloud, RUN_NAME)) is None
     assert engine.calls == []
+
+
+def test_a_body_that_is_not_json_is_a_400_naming_the_problem(sandbox):
+    cloud = sandbox.source
+
+    async def scenario(client):
+        response = await client.put(pipeline_path(cloud, "exportPipelines", EXPORT_NAME) + API, data="{identity:",
+                                    headers={"Content-Type": "application/json"})
+        return response.status, await response.json()
+
+    status, body = sandbox.run(scenario)
+    assert (status, body["error"]["code"]) == (400, "InvalidRequestContent")
+    assert sandbox.store.get(pipeline_path(cloud, "exportPipelines", EXPORT_NAME)) is None
