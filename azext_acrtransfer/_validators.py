@@ -84,7 +84,7 @@ def normalize_storage_container_uri(value):
     """Lower-case and check a storage container URI; never echo a query string (it may hold a SAS token)."""
     uri = value.strip().lower()
     parts = urlsplit(uri)
-    shown = '{}://{}{}'.format(parts.scheme, parts.netloc, parts.path) if parts.netloc else '<the given value>'
+    shown = _shown(parts)
     if parts.query or parts.fragment:
         raise InvalidArgumentValueError(
             "Invalid --storage-container-uri '{}': it must not carry a query string or fragment. Keep SAS tokens "
@@ -104,6 +104,11 @@ def normalize_storage_container_uri(value):
     return '{}://{}/{}'.format(parts.scheme, parts.netloc, '/'.join(segments))
 
 
+def _shown(parts):
+    """A URI as an error message may repeat it: without query or fragment, which may carry a SAS token."""
+    return '{}://{}{}'.format(parts.scheme, parts.netloc, parts.path) if parts.netloc else '<the given value>'
+
+
 def _is_path_style_host(hostname):
     """Account-in-path URLs exist for the storage emulator and Azure Stack, never for <account>.blob.* hosts."""
     try:
@@ -118,8 +123,7 @@ def normalize_secret_uri(value):
     parts = urlsplit(uri)
     if parts.scheme != 'https' or not parts.hostname or parts.query or parts.fragment \
             or not SECRET_PATH_RE.match(parts.path):
-        shown = '{}://{}{}'.format(parts.scheme, parts.netloc, parts.path) if parts.netloc else value
-        raise InvalidArgumentValueError("Invalid --secret-uri '{}': {}.".format(shown, SECRET_URI_RULE))
+        raise InvalidArgumentValueError("Invalid --secret-uri '{}': {}.".format(_shown(parts), SECRET_URI_RULE))
     return uri
 
 
