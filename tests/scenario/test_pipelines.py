@@ -73,3 +73,21 @@ def test_import_pipeline_lifecycle():
         assert s.az('acr', 'import-pipeline', 'delete', *reg, '-n', 'importscenario1').exit_code == 0
         gone = s.az('acr', 'import-pipeline', 'show', *reg, '-n', 'importscenario1')
         assert gone.exit_code != 0 and "Import pipeline 'importscenario1' was not found" in gone.stderr
+
+
+def test_explicit_access_mode_and_system_identity():
+    with scenario('export_pipeline_explicit_mode') as s:
+        v = s.variables
+        try:
+            set_config('defaults', 'group', v['resource_group'])
+            set_config('defaults', 'acr', v['registry'])
+            created = s.az('acr', 'export-pipeline', 'create', '-n', 'exportscenario2', '-m', 'SasToken',
+                           '-s', v['secret_uri'], '-c', v['storage_container_uri'], '-i', '[System]',
+                           '--query', '[identity.type, target.storageAccessMode, length(options || `[]`)]',
+                           output='tsv')
+            assert created.exit_code == 0, created.stderr
+            assert created.stdout.split() == ['systemAssigned', 'SasToken', '0']
+            assert s.az('acr', 'export-pipeline', 'delete', '-n', 'exportscenario2').exit_code == 0
+        finally:
+            set_config('defaults', 'group', None)
+            set_config('defaults', 'acr', None)
