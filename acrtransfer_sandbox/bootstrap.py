@@ -166,7 +166,7 @@ def run_az(config: SandboxConfig, cloud: CloudConfig, *args: str, secret: Option
     env = {**os.environ, **az_environment(config, cloud), "AZURE_CORE_ONLY_SHOW_ERRORS": "true"}
     result = subprocess.run([az_executable(), *args], env=env, capture_output=True, text=True, check=False)
     if result.returncode != 0:
-        shown = " ".join("***" if a == secret else a for a in args)
+        shown = " ".join(a.replace(secret, "***") if secret else a for a in args)
         error = result.stderr.replace(secret, "***") if secret else result.stderr
         raise RuntimeError(f"az {shown} failed ({result.returncode}): {error.strip()}")
     return result.stdout
@@ -190,7 +190,8 @@ def configure_az(config: SandboxConfig, credentials: SandboxCredentials, cloud: 
                "--endpoint-resource-manager", cloud.front_url)
         run_az(config, cloud, "cloud", "set", "--name", cloud.cloud_name)
         secret = credentials.client_secrets[cloud.name]
-        run_az(config, cloud, "login", "--service-principal", "--username", cloud.client_id, "--password", secret,
+        # `--password=<secret>`: a URL-safe secret can start with '-', which az would take for an option.
+        run_az(config, cloud, "login", "--service-principal", "--username", cloud.client_id, f"--password={secret}",
                "--tenant", cloud.tenant_id, "--output", "none", secret=secret)
         marker_file.write_text(json.dumps(marker))
     if wheel:
