@@ -35,16 +35,22 @@ def resource_not_found(resource_type: str, name: str, resource_group: str) -> we
 
 
 async def read_json_body(request: web.Request):
-    """The request's JSON body, or None when it is empty; a body that is not JSON raises a 400 for the caller."""
+    """The request's JSON object, or None when the body is empty; anything else raises a 400 for the caller."""
     text = await request.text()
     if not text.strip():
         return None
     try:
-        return json.loads(text)
+        body = json.loads(text)
     except json.JSONDecodeError as exc:
-        error = {"code": "InvalidRequestContent", "message": f"The request content is not valid JSON: {exc}"}
-        raise web.HTTPBadRequest(text=json.dumps({"error": error}),
-                                 content_type="application/json") from exc
+        raise bad_request_content(f"The request content is not valid JSON: {exc}") from exc
+    if not isinstance(body, dict):
+        raise bad_request_content("The request content must be a JSON object.")
+    return body
+
+
+def bad_request_content(message: str) -> web.HTTPBadRequest:
+    error = {"code": "InvalidRequestContent", "message": message}
+    return web.HTTPBadRequest(text=json.dumps({"error": error}), content_type="application/json")
 
 
 def bearer_auth_middleware(issuer: TokenIssuer, tenant_id: str, audience: str, is_public, challenge: str):

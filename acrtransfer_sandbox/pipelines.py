@@ -268,7 +268,10 @@ class PipelineApi:
         documents = self.store.children(self._registry_id(request), collection)
         if collection == "pipelineRuns":
             documents.sort(key=lambda d: d["systemData"]["createdAt"])
-        skip = int(request.query.get("$skipToken", "0") or 0)
+        token = request.query.get("$skipToken", "0") or "0"
+        if not token.isdigit():
+            return arm_error(400, "InvalidSkipToken", f"The $skipToken '{token}' is not one this service issued.")
+        skip = int(token)
         page = documents[skip:skip + LIST_PAGE_SIZE]
         body = {"value": page}
         if skip + LIST_PAGE_SIZE < len(documents):

@@ -508,6 +508,29 @@ def test_a_run_names_a_pipeline_of_its_own_registry_only(sandbox, engine, owner)
     assert engine.calls == []
 
 
+def test_a_json_body_that_is_not_an_object_is_a_400(sandbox):
+    cloud = sandbox.source
+
+    async def scenario(client):
+        response = await client.put(pipeline_path(cloud, "exportPipelines", EXPORT_NAME) + API, json=[1])
+        return response.status, await response.json()
+
+    status, body = sandbox.run(scenario)
+    assert (status, body["error"]["code"]) == (400, "InvalidRequestContent")
+    assert sandbox.store.get(pipeline_path(cloud, "exportPipelines", EXPORT_NAME)) is None
+
+
+def test_a_skip_token_it_did_not_issue_is_a_400(sandbox):
+    cloud = sandbox.source
+
+    async def scenario(client):
+        response = await client.get(f"{cloud.registry_id}/exportPipelines{API}&$skipToken=abc")
+        return response.status, await response.json()
+
+    status, body = sandbox.run(scenario)
+    assert (status, body["error"]["code"]) == (400, "InvalidSkipToken")
+
+
 def test_a_body_that_is_not_json_is_a_400_naming_the_problem(sandbox):
     cloud = sandbox.source
 
