@@ -15,24 +15,17 @@ import subprocess
 import sys
 import tempfile
 import time
-from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO_ROOT))
-sys.path.insert(0, str(REPO_ROOT / 'tests' / 'sandbox'))
+import aiohttp
 
-import aiohttp  # noqa: E402
-
-from acrtransfer_sandbox.transfer import (BlobContainer, RegistryClient, export_to_blob, import_from_blob,  # noqa: E402
+# transfer_baseline first: it puts the checkout and tests/sandbox on sys.path for the two imports after it.
+from transfer_baseline import IMAGE, REPOSITORY, TAG, goal_verdict, time_skopeo
+from acrtransfer_sandbox.transfer import (BlobContainer, RegistryClient, export_to_blob, import_from_blob,
                                           push_large_image)
-from servers import SKOPEO_INSTALL, AzuriteServer, RegistryServer, find_binary  # noqa: E402
+from servers import AzuriteServer, RegistryServer
 
-REPOSITORY = 'bench/large'
-TAG = 'latest'
 CONTAINER = 'transfer'
 BLOB_NAME = 'bench-export.tar'
-TIME_GOAL = 1.5
-RSS_GOAL_MIB = 150
 
 
 def parse_args() -> argparse.Namespace:
@@ -57,7 +50,7 @@ async def run_engine(settings: dict) -> dict:
         container = BlobContainer.with_account_key(session, settings['container_url'], settings['account'],
                                                    settings['key'])
         started = time.monotonic()
-        exported = await export_to_blob(source, container, BLOB_NAME, ['{}:{}'.format(REPOSITORY, TAG)],
+        exported = await export_to_blob(source, container, BLOB_NAME, [IMAGE],
                                         {'OverwriteBlobs'}, lambda percent: None)
         middle = time.monotonic()
         imported = await import_from_blob(container, BLOB_NAME, target, {'OverwriteTags'}, lambda percent: None)
@@ -76,22 +69,6 @@ def time_engine(settings: dict) -> tuple[dict, int]:
     if child.returncode != 0:
         raise SystemExit('engine child failed with exit code {}'.format(child.returncode))
     return json.loads(output), usage.ru_maxrss
-
-
-def time_skopeo(source: str, target: str, workdir: str) -> tuple[float, float]:
-    skopeo = find_binary('skopeo', SKOPEO_INSTALL)
-    archive = os.path.join(workdir, 'skopeo.tar')
-    reference = '{}:{}'.format(REPOSITORY, TAG)
-    env = dict(os.environ, TMPDIR=workdir)
-    started = time.monotonic()
-    subprocess.run([skopeo, 'copy', '--quiet', '--src-tls-verify=false',
-                    'docker://{}/{}'.format(source, reference), 'oci-archive:{}:{}'.format(archive, reference)],
-                   check=True, env=env)
-    middle = time.monotonic()
-    subprocess.run([skopeo, 'copy', '--quiet', '--dest-tls-verify=false',
-                    'oci-archive:{}:{}'.format(archive, reference), 'docker://{}/{}'.format(target, reference)],
-                   check=True, env=env)
-    return middle - started, time.monotonic() - middle
 
 
 def main() -> None:
@@ -144,9 +121,7 @@ def report(args, engine: dict, peak_rss_kib: int, skopeo_export: float, skopeo_i
         engine['export_seconds'], engine['import_seconds'], engine_total, peak_mib))
     print('skopeo: to oci-archive {:.1f}s + to registry {:.1f}s = {:.1f}s'.format(
         skopeo_export, skopeo_import, skopeo_total))
-    print('ratio engine/skopeo: {:.2f} (goal <= {}); peak RSS {:.0f} MiB (goal <= {} MiB): {}'.format(
-        ratio, TIME_GOAL, peak_mib, RSS_GOAL_MIB,
-        'met' if ratio <= TIME_GOAL and peak_mib <= RSS_GOAL_MIB else 'NOT met'))
+    print('engine/skopeo ' + goal_verdict(ratio, peak_mib))
 
 
 if __name__ == '__main__':
