@@ -21,7 +21,7 @@ test: lint test-extension test-sandbox test-e2e test-oldest
 
 lint: venv
 	$(VENV)/bin/flake8 azext_acrtransfer acrtransfer_sandbox tests benchmarks
-	$(VENV)/bin/pylint azext_acrtransfer
+	$(VENV)/bin/pylint azext_acrtransfer acrtransfer_sandbox
 
 test-extension: venv
 	$(VENV)/bin/python -m pytest $(EXTENSION_TESTS)

@@ -222,7 +222,7 @@ def make_secrets_app(cloud: CloudConfig, store: ResourceStore, issuer: TokenIssu
             return arm_error(403, "Forbidden", f"Caller is not authorized to perform action on resource. Caller: "
                                                f"oid={oid}; Action: 'Microsoft.KeyVault/vaults/secrets/{permission}'; "
                                                f"Resource: '{cloud.vault_id.lower()}'. Inner error: ForbiddenByRbac")
-        elif _has_secret_permission(vault(), oid, permission):
+        if _has_secret_permission(vault(), oid, permission):
             return None
         app_id = request[CALLER_CLAIMS_KEY].get("appid")
         return arm_error(403, "Forbidden", f"The user, group or application 'appid={app_id};"

@@ -143,7 +143,7 @@ class _RegistryFront:
         # (repository, tag) -> (digest, created, last updated), as this front observed them
         self.tag_times: dict[tuple[str, str], tuple[str, float, float]] = {}
 
-    async def upstream_session(self, app: web.Application):
+    async def upstream_session(self, _app: web.Application):
         self.session = aiohttp.ClientSession(auto_decompress=False,
                                              timeout=aiohttp.ClientTimeout(total=None, sock_connect=10))
         yield

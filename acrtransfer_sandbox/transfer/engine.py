@@ -219,7 +219,7 @@ class _Artifact:
 
 
 @dataclass
-class _Importer:
+class _Importer:  # pylint: disable=too-many-instance-attributes  # one import run's state
     """Routes the blobs of a layout stream into the target registry as they arrive, then pushes manifests and tags
     once everything has been verified."""
     registry: RegistryClient
@@ -321,7 +321,8 @@ class _Importer:
                 ready.append((artifact, manifests))
             except _ArtifactFailure as failure:
                 if not self.continue_on_errors:
-                    raise TransferError("Artifact '{}' cannot be imported: {}".format(artifact.ref_name, failure))
+                    raise TransferError(
+                        "Artifact '{}' cannot be imported: {}".format(artifact.ref_name, failure)) from failure
                 skipped.append(_skip_note(artifact.ref_name, str(failure)))
         if not ready:
             raise TransferError(NOTHING_IMPORTED.format('; '.join(skipped) or 'the transfer blob lists none'))

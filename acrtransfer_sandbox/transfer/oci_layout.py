@@ -123,7 +123,7 @@ class LayoutIndex:
         return manifests
 
 
-class LayoutBlob:
+class LayoutBlob:  # pylint: disable=too-many-instance-attributes  # a stream position and its digest state
     """One ``blobs/sha256/<hex>`` entry. Its chunks are hashed as they pass; ``error`` says whether the content
     matched the digest once they have all passed (the reader drains whatever the consumer did not read)."""
 
@@ -161,7 +161,7 @@ class LayoutBlob:
         except LayoutError:
             return None
 
-    async def _drain(self) -> None:
+    async def drain(self) -> None:
         """Move the stream past this entry: verify it if nobody read it, skip the rest if a consumer gave up."""
         if not self._started:
             try:
@@ -195,7 +195,7 @@ async def read_oci_layout(chunks: AsyncIterator[bytes]) -> AsyncIterator[LayoutI
         elif name.startswith(_BLOB_PREFIX) and len(name) == len(_BLOB_PREFIX) + 64:
             blob = LayoutBlob('sha256:' + name[len(_BLOB_PREFIX):], size, stream)
             yield blob
-            await blob._drain()
+            await blob.drain()
         else:
             await stream.skip(size)
     await stream.drain()   # trailing zero blocks: the caller may be hashing the whole stream
@@ -272,7 +272,7 @@ class _TarStream:
         while remaining:
             if self._offset >= len(self._head):
                 try:
-                    self._head, self._offset = await self._chunks.__anext__(), 0
+                    self._head, self._offset = await anext(self._chunks), 0
                 except StopAsyncIteration:
                     if allow_eof and remaining == size:
                         return

@@ -10,7 +10,7 @@ import hashlib
 import hmac
 import logging
 import re
-import xml.etree.ElementTree as ElementTree
+from xml.etree import ElementTree
 from dataclasses import dataclass, field
 from email.utils import formatdate
 from typing import AsyncIterator, Optional
