@@ -11,7 +11,7 @@ from .tokens import TokenIssuer, bearer_token
 
 log = logging.getLogger("acrtransfer_sandbox.http")
 
-CALLER_CLAIMS_KEY = "caller_claims"
+CALLER_CLAIMS_KEY = web.RequestKey("caller_claims", dict)
 
 
 def utc_now() -> str:
