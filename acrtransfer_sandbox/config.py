@@ -2,7 +2,7 @@
 
 Everything a process of the sandbox needs to know is derived from two inputs: the state directory
 (``ACRSANDBOX_HOME``, default ``.sandbox`` in the checkout) and the port base (``ACRSANDBOX_PORT_BASE``,
-default 47100). Names and ids are fixed so that env files, docs and tests can name them; secrets are random
+default 27100). Names and ids are fixed so that env files, docs and tests can name them; secrets are random
 per state directory (see ``secrets.py``).
 """
 import os
@@ -10,7 +10,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-DEFAULT_PORT_BASE = 47100
+DEFAULT_PORT_BASE = 27100  # below Linux's ephemeral range (32768-60999): no outgoing connection holds these
 REPO_ROOT = Path(__file__).resolve().parent.parent
 RESOURCE_GROUP = "acrtransfer-rg"
 LOCATION = "sandboxregion"

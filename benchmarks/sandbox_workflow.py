@@ -3,7 +3,7 @@ the extension as an operator runs them, versus skopeo (source registry -> oci-ar
 same machine in the same run.
 
 Starts a sandbox of its own (`python -m acrtransfer_sandbox up`, state in a temporary ACRSANDBOX_HOME, ports from
---port-base, apart from a developer's 47100 and the end-to-end suite's 48300) and pushes the image with
+--port-base, apart from a developer's 27100 and the end-to-end suite's 28300) and pushes the image with
 `push-large-image`. Then, in the source cloud: export pipeline (SasToken) + `az keyvault set-policy` + `az acr
 pipeline-run create --pipeline-type export`; the cross-domain copy as the README documents it; in the target
 cloud: import pipeline (ManagedIdentity, source trigger disabled) + its role assignment + `az acr pipeline-run
@@ -30,7 +30,7 @@ from servers import RegistryServer
 from tests.e2e.conftest import Cloud, unique
 from tests.e2e.workflow import copy_blob, create_export_pipeline, create_import_pipeline
 
-DEFAULT_PORT_BASE = 49100
+DEFAULT_PORT_BASE = 29100
 SANDBOX_COMMAND_TIMEOUT = 900   # `up` logs az in and installs the extension twice; a 1 GiB push takes minutes
 EXPORT_PIPELINE = 'benchexport'
 IMPORT_PIPELINE = 'benchimport'

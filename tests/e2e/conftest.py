@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-E2E_PORT_BASE = int(os.environ.get("ACRSANDBOX_E2E_PORT_BASE", "48300"))
+E2E_PORT_BASE = int(os.environ.get("ACRSANDBOX_E2E_PORT_BASE", "28300"))
 TRIGGER_INTERVAL_SECONDS = 1.0
 AZ = str(Path(sys.executable).parent / "az")
 SAMPLE_REPOSITORY = "hello-world"
