@@ -225,15 +225,21 @@ class PipelineApi:
         name = f"{request.match_info['registry']}/{resource_type.rsplit('/', 1)[1]}/{request.match_info['name']}"
         return resource_not_found("Microsoft.ContainerRegistry/registries", name, request.match_info["group"])
 
+    @staticmethod
+    def _invalid_name_error(request):
+        """Pipelines and runs the caller names: 5-50 alphanumerics, as the service requires."""
+        name = request.match_info["name"]
+        if NAME_PATTERN.match(name):
+            return None
+        return arm_error(400, "InvalidResourceName", f"Resource name '{name}' is invalid: use 5-50 alphanumeric "
+                                                     "characters.")
+
     # Handlers
     async def put_pipeline(self, request, kind: PipelineKind):
-        error = self._registry_or_error(request)
+        error = self._registry_or_error(request) or self._invalid_name_error(request)
         if error:
             return error
         name = request.match_info["name"]
-        if not NAME_PATTERN.match(name):
-            return arm_error(400, "InvalidResourceName",
-                             f"Resource name '{name}' is invalid: use 5-50 alphanumeric characters.")
         resource_id = self._resource_id(request, kind.collection)
         body = await read_json_body(request) or {}
         existing = self.store.get(resource_id)
@@ -279,13 +285,10 @@ class PipelineApi:
         return json_response(body)
 
     async def put_run(self, request):
-        error = self._registry_or_error(request)
+        error = self._registry_or_error(request) or self._invalid_name_error(request)
         if error:
             return error
         name = request.match_info["name"]
-        if not NAME_PATTERN.match(name):
-            return arm_error(400, "InvalidResourceName",
-                             f"Resource name '{name}' is invalid: use 5-50 alphanumeric characters.")
         body = await read_json_body(request) or {}
         properties = body.get("properties") or {}
         try:
