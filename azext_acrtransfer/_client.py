@@ -16,7 +16,7 @@ from azure.core.configuration import Configuration
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError, map_error
 from azure.core.paging import ItemPaged
 from azure.core.pipeline import policies
-from azure.core.polling import LROPoller, NoPolling
+from azure.core.polling import LROPoller
 from azure.core.rest import HttpRequest
 from azure.mgmt.core import ARMPipelineClient
 from azure.mgmt.core.exceptions import ARMErrorFormat
@@ -80,6 +80,10 @@ class ContainerRegistryTransferClient:  # pylint: disable=too-few-public-methods
     def api_version(self):
         return self._config.api_version
 
+    @property
+    def subscription_id(self):
+        return self._config.subscription_id
+
     def send(self, method, url, body=None, next_link=False):
         """Send one request; raise azure-core's typed errors (ResourceNotFoundError for 404) on failure.
 
@@ -95,16 +99,9 @@ class ContainerRegistryTransferClient:  # pylint: disable=too-few-public-methods
             raise HttpResponseError(response=response, error_format=ARMErrorFormat)
         return pipeline_response
 
-    def path(self, *parts):
-        return _wire.resource_path(self._config.subscription_id, *parts)
-
-    def collection(self, resource_group, registry, collection):
-        return _wire.collection_path(self._config.subscription_id, resource_group, registry, collection)
-
     def begin(self, pipeline_response, final_result, polling_interval=DEFAULT_POLLING_INTERVAL):
         """Wrap the initial response of a long-running request in an LROPoller (ARM polling rules)."""
-        method = ARMPolling(polling_interval) if polling_interval is not None else NoPolling()
-        return LROPoller(self._pipeline_client, pipeline_response, final_result, method)
+        return LROPoller(self._pipeline_client, pipeline_response, final_result, ARMPolling(polling_interval))
 
 
 def _json_body(pipeline_response):
@@ -120,13 +117,13 @@ class ResourceOperations:
         self.collection = collection
 
     def url(self, resource_group, registry, name):
-        return self._client.path(resource_group, registry, self.collection, name)
+        return _wire.resource_path(self._client.subscription_id, resource_group, registry, self.collection, name)
 
     def get(self, resource_group, registry, name):
         return _json_body(self._client.send('GET', self.url(resource_group, registry, name)))
 
     def list(self, resource_group, registry):
-        first_url = self._client.collection(resource_group, registry, self.collection)
+        first_url = _wire.collection_path(self._client.subscription_id, resource_group, registry, self.collection)
 
         def get_page(next_link):
             if next_link is None:

@@ -96,9 +96,9 @@ def format_duration(start, finish):
 
 
 def start_time_of(run):
-    """Sort key for runs: their start time, runs not started yet counting as oldest."""
-    return parse_timestamp(((run.get('properties') or run).get('response') or {}).get('startTime')) or \
-        datetime.min.replace(tzinfo=timezone.utc)
+    """Sort key for runs as the service returns them: their start time, runs not started yet counting as oldest."""
+    response = (run.get('properties') or {}).get('response') or {}
+    return parse_timestamp(response.get('startTime')) or datetime.min.replace(tzinfo=timezone.utc)
 
 
 # ---- tables -------------------------------------------------------------------------------------------------
