@@ -52,7 +52,7 @@ def create_pipeline_run(cmd, client, resource_group_name, registry_name, pipelin
         return None
     logger.warning(RUN_STARTED, run_name, pipeline_type, storage_blob)
     try:
-        result = LongRunningOperation(cmd.cli_ctx, start_msg="Running pipeline run '{}'".format(run_name))(poller)
+        result = LongRunningOperation(cmd.cli_ctx)(poller)
     except HttpResponseError:
         # A failed run ends the polling with an error; the run itself says why.
         result = client.pipeline_runs.get(resource_group_name, registry_name, run_name)
