@@ -56,6 +56,11 @@ def scenario_variables():
         return json.load(f)
 
 
+def _text(body):
+    """Request and response bodies arrive as bytes or str depending on the layer; compare and edit them as str."""
+    return body.decode('utf-8') if isinstance(body, bytes) else body
+
+
 def _scrub(text):
     if not text or not RECORDING:
         return text
@@ -67,8 +72,7 @@ def _scrub(text):
 def _scrub_request(request):
     request.uri = _scrub(request.uri)
     if request.body:
-        body = request.body.decode('utf-8') if isinstance(request.body, bytes) else request.body
-        request.body = _scrub(body).encode('utf-8')
+        request.body = _scrub(_text(request.body)).encode('utf-8')
     for header in list(request.headers):
         if header.lower() in ('authorization', 'x-ms-authorization-auxiliary'):
             del request.headers[header]
@@ -81,15 +85,14 @@ def _scrub_response(response):
                            if name.lower() not in ('set-cookie', 'x-ms-client-request-id')}
     body = response['body'].get('string')
     if body:
-        text = body.decode('utf-8') if isinstance(body, bytes) else body
-        response['body']['string'] = _scrub(text).encode('utf-8')
+        response['body']['string'] = _scrub(_text(body)).encode('utf-8')
     return response
 
 
 def _json_body_matcher(recorded, live):
     """JSON-equal bodies; forceUpdateTag is a fresh timestamp each time, so only its presence must match."""
     def load(request):
-        body = request.body.decode('utf-8') if isinstance(request.body, bytes) else request.body
+        body = _text(request.body)
         if not body:
             return None
         data = json.loads(body)
@@ -118,8 +121,7 @@ def _send_to_sandbox(original_send):
             request.url = SANDBOX_ARM + request.url[len(PUBLIC_ARM):]
             request.url = request.url.replace(SUBSCRIPTION, SANDBOX_SUBSCRIPTION)
             if request.body:
-                body = request.body.decode('utf-8') if isinstance(request.body, bytes) else request.body
-                request.body = body.replace(SUBSCRIPTION, SANDBOX_SUBSCRIPTION).encode('utf-8')
+                request.body = _text(request.body).replace(SUBSCRIPTION, SANDBOX_SUBSCRIPTION).encode('utf-8')
                 request.headers['Content-Length'] = str(len(request.body))
         if 'Authorization' in request.headers:
             request.headers['Authorization'] = 'Bearer ' + token
@@ -155,6 +157,10 @@ def scenario(name):
     variables = scenario_variables()
     patches = []
     if RECORDING:
+        # vcrpy's record_mode 'all' appends to an existing cassette; a re-recording must start from nothing.
+        cassette_path = os.path.join(RECORDINGS, name + '.yaml')
+        if os.path.exists(cassette_path):
+            os.remove(cassette_path)
         import requests  # pylint: disable=import-outside-toplevel
         patches.append(mock.patch('requests.adapters.HTTPAdapter.send',
                                   _send_to_sandbox(requests.adapters.HTTPAdapter.send)))
