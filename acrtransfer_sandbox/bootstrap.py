@@ -21,7 +21,7 @@ import aiohttp
 from . import processes
 from .certs import ensure_certificates
 from .config import REPO_ROOT, STORAGE_CONTAINER, CloudConfig, SandboxConfig
-from .credentials import SandboxCredentials
+from .credentials import SandboxCredentials, write_private_file
 from .sas import account_sas
 from .server import load_credentials
 from .transfer import RegistryClient, push_large_image, push_sample_images
@@ -262,7 +262,6 @@ def write_env_file(config: SandboxConfig, credentials: SandboxCredentials, cloud
              f"export PATH={shlex.quote(str(Path(az_executable()).parent))}:\"$PATH\"",
              *[f"export {name}={shlex.quote(value)}"
                for name, value in env_variables(config, credentials, cloud).items()]]
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as out:
-        out.write("\n".join(lines) + "\n")
+    # It holds the storage account key (in the connection string).
+    write_private_file(path, ("\n".join(lines) + "\n").encode())
     return path

@@ -23,7 +23,14 @@ class SandboxCredentials:
             storage_keys={name: base64.b64encode(secrets.token_bytes(64)).decode() for name in cloud_names},
         )
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as out:
-            json.dump(creds.__dict__, out, indent=2)
+        write_private_file(path, json.dumps(creds.__dict__, indent=2).encode())
         return creds
+
+
+def write_private_file(path: Path, content: bytes) -> None:
+    """Write a file only its owner can read, from its first byte: created 0600 (never world-readable for an
+    instant, whatever the umask), and made 0600 before writing when an older file of another mode is replaced."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0), 0o600)
+    with os.fdopen(fd, "wb") as out:
+        os.fchmod(out.fileno(), 0o600)
+        out.write(content)
