@@ -1,6 +1,8 @@
 """ARM's core surface for one cloud: subscription, tenant, resource group, the seeded registry and storage account,
 and the subscription-wide resource listings `az acr` and `az keyvault` use to find a resource's group by name.
 """
+import re
+
 from aiohttp import web
 
 from .config import LOCATION, CloudConfig
@@ -60,11 +62,21 @@ def _generic_resource(doc: dict) -> dict:
     return {key: doc[key] for key in ("id", "name", "type", "location", "tags", "sku", "kind") if key in doc}
 
 
+RESOURCE_TYPE_FILTER = re.compile(r"resourceType\s+eq\s+'([^']*)'", re.IGNORECASE)
+
+
+class FilterNotUnderstood(ValueError):
+    pass
+
+
 def _type_filter(filter_text: str):
     """The resource type in `resourceType eq 'X'` (the only filter az sends here), or None."""
-    if "resourcetype eq" not in filter_text.lower():
+    if "resourcetype" not in filter_text.lower():
         return None
-    return filter_text.split("'")[1].lower()
+    match = RESOURCE_TYPE_FILTER.search(filter_text)
+    if not match:
+        raise FilterNotUnderstood(filter_text)
+    return match.group(1).lower()
 
 
 def build_core_routes(cloud: CloudConfig, store: ResourceStore) -> web.RouteTableDef:
@@ -105,7 +117,13 @@ def build_core_routes(cloud: CloudConfig, store: ResourceStore) -> web.RouteTabl
 
     @routes.get(ci_path(sub_path + "/resources"))
     async def list_resources(request):
-        wanted = _type_filter(request.query.get("$filter", ""))
+        try:
+            wanted = _type_filter(request.query.get("$filter", ""))
+        except FilterNotUnderstood:
+            # A guess at ARM's answer to a $filter it cannot parse.
+            return arm_error(400, "InvalidFilterInQueryString", "The $filter '{}' is not supported here: use "
+                                                                "resourceType eq '<type>'.".format(
+                                                                    request.query["$filter"][:200]))
         in_subscription = f"/subscriptions/{cloud.subscription_id}"
         # Tracked top-level resources only, as ARM lists them (no child resources, no role assignments).
         docs = [d for d in store.all_resources() if d["id"].lower().startswith(in_subscription)

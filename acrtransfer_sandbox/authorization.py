@@ -7,8 +7,9 @@ from typing import Optional
 
 from aiohttp import web
 
+from . import bodies
 from .config import CloudConfig
-from .http_common import arm_error, json_response, read_json_body, utc_now
+from .http_common import arm_error, json_response, utc_now
 from .store import ResourceStore
 
 ASSIGNMENT_TYPE = "Microsoft.Authorization/roleAssignments"
@@ -110,14 +111,17 @@ def build_authorization_routes(cloud: CloudConfig, store: ResourceStore) -> web.
     @routes.put(r"/{scope:.*}/providers/{ns:(?i:Microsoft\.Authorization)}/{kind:(?i:roleAssignments)}/{name}")
     async def create_assignment(request):
         scope = "/" + request.match_info["scope"]
-        body = await read_json_body(request) or {}
-        props = body.get("properties") or {}
+        if not bodies.GUID.match(request.match_info["name"]):
+            return arm_error(400, "InvalidRoleAssignmentId", f"The role assignment ID '{request.match_info['name']}' "
+                                                             "is not valid. The role assignment ID must be a GUID.")
+        props = (await bodies.read(request, bodies.ROLE_ASSIGNMENT))["properties"]
         role_id = _role_id_of(props.get("roleDefinitionId", ""))
         if role_id not in BUILT_IN_ROLES:
             return arm_error(400, "RoleDefinitionDoesNotExist",
                              f"The specified role definition with ID '{role_id}' does not exist.")
-        if not props.get("principalId"):
-            return arm_error(400, "InvalidPrincipalId", "properties.principalId is required.")
+        if not bodies.GUID.match(props.get("principalId", "")):
+            return arm_error(400, "InvalidPrincipalId", "A valid principal ID must be provided for role assignment: "
+                                                        "properties.principalId, the principal's object id (a GUID).")
         for doc in _assignments(store):
             p = doc["properties"]
             if (p["principalId"].lower() == props["principalId"].lower() and p["scope"].lower() == scope.lower()
@@ -149,7 +153,10 @@ def build_authorization_routes(cloud: CloudConfig, store: ResourceStore) -> web.
     @routes.get(r"/{scope:.*}/providers/{ns:(?i:Microsoft\.Authorization)}/{kind:(?i:roleAssignments)}/{name}")
     @routes.delete(r"/{scope:.*}/providers/{ns:(?i:Microsoft\.Authorization)}/{kind:(?i:roleAssignments)}/{name}")
     async def get_or_delete_assignment(request):
-        doc = next((d for d in _assignments(store) if d["name"].lower() == request.match_info["name"].lower()), None)
+        # The assignment at this scope only: a name reached through another scope is not found, as in ARM.
+        doc = store.get(f"/{request.match_info['scope']}/providers/Microsoft.Authorization/roleAssignments/"
+                        f"{request.match_info['name']}")
+        doc = doc if doc and doc["type"] == ASSIGNMENT_TYPE else None
         if request.method == "DELETE":
             if doc:
                 store.delete(doc["id"])

@@ -7,6 +7,7 @@ from typing import Optional
 
 from aiohttp import web
 
+from . import bodies
 from .tokens import TokenIssuer, bearer_token
 
 log = logging.getLogger("acrtransfer_sandbox.http")
@@ -35,17 +36,9 @@ def resource_not_found(resource_type: str, name: str, resource_group: str) -> we
 
 
 async def read_json_body(request: web.Request):
-    """The request's JSON object, or None when the body is empty; anything else raises a 400 for the caller."""
-    text = await request.text()
-    if not text.strip():
-        return None
-    try:
-        body = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise bad_request_content(f"The request content is not valid JSON: {exc}") from exc
-    if not isinstance(body, dict):
-        raise bad_request_content("The request content must be a JSON object.")
-    return body
+    """The request's JSON object, or None when the body is empty; anything else (too large, too deep, not UTF-8,
+    not strict JSON, not an object) raises a 4xx with an ARM error body for the caller."""
+    return await bodies.read_object(request)
 
 
 def bad_request_content(message: str) -> web.HTTPBadRequest:
@@ -54,10 +47,11 @@ def bad_request_content(message: str) -> web.HTTPBadRequest:
 
 
 def bearer_auth_middleware(issuer: TokenIssuer, tenant_id: str, audience: str, is_public, challenge: str):
-    """Refuse requests without a token this sandbox issued for this cloud's tenant and the expected audience."""
+    """Refuse requests without a token this sandbox issued for this cloud's tenant and the expected audience;
+    `is_public(request)` names the few routes that answer without one."""
     @web.middleware
     async def middleware(request: web.Request, handler):
-        if is_public(request.path):
+        if is_public(request):
             return await handler(request)
         token = bearer_token(request.headers.get("Authorization"))
         claims = issuer.verify(token) if token else None

@@ -4,22 +4,32 @@ These are what `az cloud register --endpoint-resource-manager`, `az login --serv
 ACR refresh-token exchange need; nothing else of Entra ID is imitated.
 """
 import hmac
-import re
 
 from aiohttp import web
 
+from . import bodies
 from .config import (ACR_LOGIN_SERVER_SUFFIX, ARM_AUDIENCE, KEYVAULT_DNS_SUFFIX, STORAGE_ENDPOINT_SUFFIX,
                      VAULT_AUDIENCE, CloudConfig)
 from .http_common import json_response
 from .tokens import TOKEN_LIFETIME_SECONDS, TokenIssuer
 
 # What a client reaches before it has a token: cloud metadata, and per tenant OIDC discovery and the token endpoint.
-PUBLIC_PATH = re.compile(r"^/metadata/endpoints$|^/[^/]+/(v2\.0/)?\.well-known/openid-configuration$"
-                         r"|^/[^/]+/oauth2/|^/[^/]+/discovery/")
+# Exactly these (method, route template) pairs answer without a token; every other route of the front needs one.
+IDENTITY_ENDPOINTS = frozenset({
+    ("GET", "/metadata/endpoints"),
+    ("GET", "/{tenant}/v2.0/.well-known/openid-configuration"),
+    ("GET", "/{tenant}/.well-known/openid-configuration"),
+    ("GET", "/{tenant}/discovery/v2.0/keys"),
+    ("POST", "/{tenant}/oauth2/v2.0/token"),
+    ("POST", "/{tenant}/oauth2/token"),
+})
 
 
-def is_identity_path(path: str) -> bool:
-    return PUBLIC_PATH.match(path) is not None
+def is_identity_endpoint(request: web.Request) -> bool:
+    """Decided by the route the request matched (not by its path), so no other route can pass for one."""
+    route = request.match_info.route
+    method = "GET" if route.method == "HEAD" else route.method
+    return route.resource is not None and (method, route.resource.canonical) in IDENTITY_ENDPOINTS
 
 
 def cloud_metadata(cloud: CloudConfig) -> dict:
@@ -92,7 +102,10 @@ def build_identity_routes(cloud: CloudConfig, issuer: TokenIssuer, client_secret
     @routes.post("/{tenant}/oauth2/v2.0/token")
     @routes.post("/{tenant}/oauth2/token")
     async def token(request):
-        form = await request.post()
+        form = await bodies.read_form(request)
+        if form is None:
+            return _token_error(400, "invalid_request", "AADSTS900144: The request body must be a valid "
+                                                        "application/x-www-form-urlencoded form.")
         tenant = request.match_info["tenant"]
         if tenant not in (cloud.tenant_id, "organizations", "common"):
             return _token_error(400, "invalid_request",
@@ -122,4 +135,4 @@ def _token_error(status: int, error: str, description: str) -> web.Response:
     return json_response({"error": error, "error_description": description, "error_codes": []}, status=status)
 
 
-__all__ = ["build_identity_routes", "is_identity_path", "cloud_metadata", "VAULT_AUDIENCE"]
+__all__ = ["build_identity_routes", "is_identity_endpoint", "cloud_metadata", "VAULT_AUDIENCE"]

@@ -13,10 +13,11 @@ from urllib.parse import urlparse
 
 from aiohttp import web
 
+from . import bodies
 from .authorization import assigned_role_names
 from .config import LOCATION, SECRET_NAME, VAULT_AUDIENCE, CloudConfig
 from .http_common import (CALLER_CLAIMS_KEY, arm_error, bearer_auth_middleware, ci_path, json_response,
-                          read_json_body, resource_not_found, utc_now, access_log_middleware)
+                          resource_not_found, utc_now, access_log_middleware)
 from .store import ResourceStore
 from .tokens import TokenIssuer
 
@@ -145,8 +146,11 @@ def build_vault_management_routes(store: ResourceStore) -> web.RouteTableDef:
 
     @routes.get(ci_path("/subscriptions/{subscription}/providers/Microsoft.KeyVault/vaults"))
     @routes.get(ci_path("/subscriptions/{subscription}/resourceGroups/{group}/providers/Microsoft.KeyVault/vaults"))
-    async def list_vaults(_request):
-        return json_response({"value": [d for d in store.all_resources() if d["type"] == VAULT_TYPE]})
+    async def list_vaults(request):
+        # Both clouds share the store: only the vaults under the listed subscription (or group).
+        under = request.path.lower().split("/providers/", 1)[0] + "/"
+        return json_response({"value": [d for d in store.all_resources()
+                                        if d["type"] == VAULT_TYPE and d["id"].lower().startswith(under)]})
 
     @routes.put(vault_path)
     @routes.patch(vault_path)
@@ -155,7 +159,7 @@ def build_vault_management_routes(store: ResourceStore) -> web.RouteTableDef:
         doc, error = vault_or_404(request)
         if error:
             return error
-        body = await read_json_body(request) or {}
+        body = await bodies.read(request, bodies.VAULT)
         given = body.get("properties") or {}
         kept = {"vaultUri": doc["properties"]["vaultUri"], "provisioningState": "Succeeded"}
         doc["properties"] = ({**doc["properties"], **given, **kept} if request.method == "PATCH"
@@ -169,8 +173,10 @@ def build_vault_management_routes(store: ResourceStore) -> web.RouteTableDef:
         doc, error = vault_or_404_by_name(store, request)
         if error:
             return error
-        body = await read_json_body(request) or {}
-        given = (body.get("properties") or {}).get("accessPolicies") or []
+        if request.match_info["operation"].lower() not in ("add", "replace", "remove"):
+            return arm_error(400, "BadRequest", f"The access policy operation '{request.match_info['operation']}' is "
+                                                "not valid; use add, replace or remove.")
+        given = (await bodies.read(request, bodies.ACCESS_POLICY_UPDATE))["properties"]["accessPolicies"]
         doc["properties"]["accessPolicies"] = _apply_policy_operation(
             doc["properties"].get("accessPolicies") or [], given, request.match_info["operation"].lower())
         store.put(doc["id"], doc)
@@ -207,7 +213,7 @@ def make_secrets_app(cloud: CloudConfig, store: ResourceStore, issuer: TokenIssu
     """The vault's data plane: /secrets/{name}[/{version}] (GET), /secrets/{name} (PUT), /secrets (GET)."""
     challenge = f'Bearer authorization="{cloud.front_url}/{cloud.tenant_id}", resource="{VAULT_AUDIENCE}"'
     app = web.Application(middlewares=[access_log_middleware, bearer_auth_middleware(
-        issuer, cloud.tenant_id, VAULT_AUDIENCE, lambda path: False, challenge)])
+        issuer, cloud.tenant_id, VAULT_AUDIENCE, lambda request: False, challenge)])
     routes = web.RouteTableDef()
 
     def vault():
@@ -243,6 +249,8 @@ def make_secrets_app(cloud: CloudConfig, store: ResourceStore, issuer: TokenIssu
         if error:
             return error
         name = request.match_info["name"]
+        if bodies.check_secret_name(name):
+            return arm_error(400, "BadParameter", bodies.check_secret_name(name))
         chosen = _pick_version(store.secret_versions(cloud.vault_id, name), request.match_info.get("version") or None)
         if chosen is None:
             return arm_error(404, "SecretNotFound", f"A secret with (name/id) {name} was not found in this key vault.")
@@ -253,10 +261,10 @@ def make_secrets_app(cloud: CloudConfig, store: ResourceStore, issuer: TokenIssu
         error = denied(request, "set")
         if error:
             return error
-        body = await read_json_body(request) or {}
-        if "value" not in body:
-            return arm_error(400, "BadParameter", "The secret's value is required.")
-        version = _new_version(str(body["value"]), body.get("tags") or {}, body.get("contentType"))
+        if bodies.check_secret_name(request.match_info["name"]):
+            return arm_error(400, "BadParameter", bodies.check_secret_name(request.match_info["name"]))
+        body = await bodies.read(request, bodies.SECRET_SET, code="BadParameter")
+        version = _new_version(body["value"], body.get("tags") or {}, body.get("contentType"))
         store.add_secret_version(cloud.vault_id, request.match_info["name"], version)
         return json_response(secret_bundle(request.match_info["name"], version))
 

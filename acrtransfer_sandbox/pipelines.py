@@ -11,10 +11,11 @@ from urllib.parse import quote
 
 from aiohttp import web
 
+from . import bodies
 from .config import CloudConfig
-from .http_common import (CALLER_CLAIMS_KEY, arm_error, ci_path, json_response, read_json_body,
-                          resource_not_found, utc_now)
+from .http_common import CALLER_CLAIMS_KEY, arm_error, ci_path, json_response, resource_not_found, utc_now
 from .store import ResourceStore
+from .tenancy import foreign_identity_error
 
 API_VERSION = "2025-06-01-preview"
 NAME_PATTERN = re.compile(r"^[a-zA-Z0-9]{5,50}$")
@@ -241,13 +242,16 @@ class PipelineApi:
             return error
         name = request.match_info["name"]
         resource_id = self._resource_id(request, kind.collection)
-        body = await read_json_body(request) or {}
+        body = await bodies.read(request, bodies.IMPORT_PIPELINE if kind.is_import else bodies.EXPORT_PIPELINE)
         existing = self.store.get(resource_id)
         try:
             document = build_pipeline_document(kind, resource_id, name, body, existing, self.cloud.tenant_id,
                                                self._caller(request))
         except BadRequest as exc:
             return arm_error(400, exc.code, exc.message)
+        error = foreign_identity_error(self.cloud, request, body.get("identity"))
+        if error:
+            return error
         self.store.put(resource_id, document)
         return json_response(document, status=200)
 
@@ -289,7 +293,7 @@ class PipelineApi:
         if error:
             return error
         name = request.match_info["name"]
-        body = await read_json_body(request) or {}
+        body = await bodies.read(request, bodies.PIPELINE_RUN)
         properties = body.get("properties") or {}
         try:
             pipeline = self._pipeline_of_run(properties.get("request") or {}, self._registry_id(request))

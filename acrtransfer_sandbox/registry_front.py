@@ -17,6 +17,7 @@ import binascii
 import hashlib
 import hmac
 import json
+import re
 import secrets
 import time
 import uuid
@@ -27,7 +28,9 @@ from urllib.parse import quote
 import aiohttp
 from aiohttp import web
 from multidict import CIMultiDict
+from yarl import URL
 
+from acrtransfer_sandbox import bodies
 from acrtransfer_sandbox.transfer.registry import MANIFEST_ACCEPT
 
 EMPTY_GUID = '00000000-0000-0000-0000-000000000000'
@@ -51,6 +54,22 @@ REPOSITORY_UNKNOWN = 'repository name not known to registry'
 TAG_UNKNOWN = 'tag not known to repository'
 MANIFEST_UNKNOWN = 'manifest unknown'
 UPSTREAM_UNREACHABLE = 'the registry is unavailable'
+INVALID_FORM = 'the request body must be an application/x-www-form-urlencoded form'
+NAME_INVALID = 'invalid repository name'
+PATH_NOT_NORMALISED = ('the request path must be normalised: no "." or ".." segments, no empty segments, no encoded '
+                       '"/", "." or "\\"')
+
+# The distribution spec's grammar: repository names, tags, digests and upload ids. The front authorizes a /v2/ path
+# only when it parses into exactly one repository, the one distribution will act on (routes anchored at the end).
+_COMPONENT = r'[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*'
+REPOSITORY_NAME = re.compile(r'^{0}(?:/{0})*$'.format(_COMPONENT))
+_NAME = r'(?P<name>{0}(?:/{0})*)'.format(_COMPONENT)
+_DIGEST = r'[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}'
+_REFERENCE = r'(?:[\w][\w.-]{0,127}|%s)' % _DIGEST
+V2_ROUTES = [re.compile('^{}{}$'.format(_NAME, tail)) for tail in (
+    '/tags/list', '/manifests/' + _REFERENCE, '/blobs/' + _DIGEST, '/blobs/uploads/?',
+    '/blobs/uploads/[A-Za-z0-9_.=-]+', '/referrers/' + _DIGEST)]
+_ENCODED_SEPARATORS = ('%2f', '%2e', '%5c', '%00')
 
 # Hop-by-hop and framing headers the proxy must not copy from one connection to the other.
 _NOT_FORWARDED = {'host', 'authorization', 'connection', 'keep-alive', 'transfer-encoding', 'te', 'trailer',
@@ -62,7 +81,7 @@ AadTokenVerifier = Callable[[str], Optional[dict]]
 def make_registry_front_app(upstream_url: str, registry_name: str, login_server: str,
                             verify_aad_token: AadTokenVerifier) -> web.Application:
     front = _RegistryFront(upstream_url.rstrip('/'), registry_name, login_server, verify_aad_token)
-    app = web.Application(client_max_size=1024 ** 2)
+    app = web.Application(client_max_size=1024 ** 2, middlewares=[refuse_unnormalised_paths])
     app.cleanup_ctx.append(front.upstream_session)
     app.router.add_post('/oauth2/exchange', front.exchange)
     app.router.add_route('GET', '/oauth2/token', front.token)
@@ -76,6 +95,26 @@ def make_registry_front_app(upstream_url: str, registry_name: str, login_server:
     app.router.add_route('*', '/v2', front.proxy)
     app.router.add_route('*', r'/v2/{path:.*}', front.proxy)
     return app
+
+
+def path_problem(raw_path: str) -> bool:
+    """True when the raw request path is not in normal form: what a proxy or the upstream might resolve to another
+    path than the one authorized (dot segments, empty segments, encoded separators or dots)."""
+    path = raw_path.split('?', 1)[0]
+    if '\\' in path or any(encoded in path.lower() for encoded in _ENCODED_SEPARATORS):
+        return True
+    segments = path.split('/')[1:]
+    inner = segments[:-1] if path != '/' else []   # one trailing slash (`/v2/`) is normal
+    return any(segment in ('.', '..') for segment in segments) or any(segment == '' for segment in inner)
+
+
+@web.middleware
+async def refuse_unnormalised_paths(request: web.Request, handler):
+    """Before any route or authorization: a path that is not normalised is refused, never resolved. (A guess at
+    ACR's answer: distribution's 400 NAME_INVALID.)"""
+    if path_problem(request.raw_path):
+        return _error(400, 'NAME_INVALID', PATH_NOT_NORMALISED)
+    return await handler(request)
 
 
 class _TokenSigner:
@@ -167,7 +206,9 @@ class _RegistryFront:
         return not service or service.lower() == self.login_server.lower()
 
     async def exchange(self, request: web.Request) -> web.Response:
-        form = await request.post()
+        form = await bodies.read_form(request)
+        if form is None:
+            return _error(400, 'INVALID_REQUEST', INVALID_FORM)
         grant_type = form.get('grant_type', '')
         if grant_type not in ('access_token', 'access_token_refresh_token'):
             return _error(400, 'UNSUPPORTED_GRANT_TYPE', UNSUPPORTED_GRANT.format(grant_type))
@@ -187,8 +228,10 @@ class _RegistryFront:
         params = dict(request.query)
         scopes = request.query.getall('scope', [])
         if request.method == 'POST':
-            form = await request.post()
-            params.update((key, value) for key, value in form.items() if isinstance(value, str))
+            form = await bodies.read_form(request)
+            if form is None:
+                return _error(400, 'INVALID_REQUEST', INVALID_FORM)
+            params.update(form.items())
             scopes += form.getall('scope', [])
         if not self._service_matches(params.get('service')):
             return _error(400, 'INVALID_SERVICE', WRONG_SERVICE.format(params.get('service'), self.login_server))
@@ -237,6 +280,8 @@ class _RegistryFront:
     def _authorize(self, request: web.Request, kind: str, name: str, wanted: set[str],
                    challenge_action: str) -> Optional[web.Response]:
         """None if the request's access token grants one of ``wanted`` on the resource, else the 401 to send."""
+        if kind == 'repository' and not REPOSITORY_NAME.match(name):
+            return _error(400, 'NAME_INVALID', NAME_INVALID, {'name': name})
         claims = self._access_claims(request)
         if claims is None:
             return self._unauthorized()
@@ -442,10 +487,13 @@ class _RegistryFront:
         path = request.match_info.get('path', '')
         if not path:
             return None if self._access_claims(request) else self._unauthorized()
-        if path.rstrip('/') == '_catalog':
+        if path == '_catalog':
             return self._authorize(request, 'registry', 'catalog', {'*'}, '*')
-        repository = _repository_of(path)
+        repository = repository_of(path)
         if repository is None:
+            # Without a token, every path is a 401 (as for any other route); with one, an unknown path is a 404.
+            if self._access_claims(request) is None:
+                return self._unauthorized()
             return _error(404, 'NAME_UNKNOWN', REPOSITORY_UNKNOWN)
         wanted = ACTIONS_FOR_METHOD.get(request.method, {'*'})
         if request.method in ('GET', 'HEAD'):
@@ -466,7 +514,11 @@ class _RegistryFront:
         body = request.content if request.body_exists else None
         if request.body_exists and request.content_length is not None:
             headers['Content-Length'] = str(request.content_length)
-        url = self.upstream_url + request.rel_url.path_qs
+        # Exactly the path that was authorized (normalised and parsed above), with the query as the client sent it.
+        path = request.match_info.get('path')
+        url = URL('{}/v2{}{}'.format(self.upstream_url, '' if path is None else '/' + path,
+                                     '?' + request.rel_url.raw_query_string if request.rel_url.raw_query_string
+                                     else ''), encoded=True)
         try:
             async with self.session.request(request.method, url, headers=headers, data=body,
                                             allow_redirects=False) as upstream:
@@ -514,13 +566,11 @@ def _changeable() -> dict:
     return {'deleteEnabled': True, 'writeEnabled': True, 'readEnabled': True, 'listEnabled': True}
 
 
-def _repository_of(path: str) -> Optional[str]:
-    """The repository named by a distribution API path (``<name>/manifests/...``, ``<name>/blobs/...``,
-    ``<name>/tags/list``)."""
-    for marker in ('/manifests/', '/blobs/', '/tags/'):
-        if marker in path:
-            return path.split(marker, 1)[0]
-    return None
+def repository_of(path: str) -> Optional[str]:
+    """The repository a distribution API path acts on (``<name>/manifests/<reference>``, ``<name>/blobs/...``,
+    ``<name>/tags/list``, ``<name>/referrers/<digest>``); None when it is no such path or could name two."""
+    names = {match.group('name') for route in V2_ROUTES for match in [route.match(path)] if match}
+    return names.pop() if len(names) == 1 else None
 
 
 def _page_size(request: web.Request) -> int:

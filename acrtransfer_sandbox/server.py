@@ -17,12 +17,13 @@ from .config import ARM_AUDIENCE, STORAGE_CONTAINER, CloudConfig, SandboxConfig
 from .credentials import SandboxCredentials
 from .executor import RunExecutor
 from .http_common import access_log_middleware, bearer_auth_middleware
-from .identity import build_identity_routes, is_identity_path
+from .identity import build_identity_routes, is_identity_endpoint
 from .keyvault import build_vault_management_routes, make_secrets_app, seed_vault
 from .pipelines import PipelineApi
 from .registry_front import make_registry_front_app
 from .sas import account_sas
 from .store import ResourceStore
+from .tenancy import tenancy_middleware
 from .tokens import TokenIssuer
 from .trigger import SourceTrigger
 
@@ -41,7 +42,7 @@ def make_front_app(cloud: CloudConfig, store: ResourceStore, issuer: TokenIssuer
                    executor: RunExecutor) -> web.Application:
     challenge = f'Bearer authorization_uri="{cloud.front_url}/{cloud.tenant_id}", error="invalid_token"'
     app = web.Application(middlewares=[access_log_middleware, bearer_auth_middleware(
-        issuer, cloud.tenant_id, ARM_AUDIENCE, is_identity_path, challenge)])
+        issuer, cloud.tenant_id, ARM_AUDIENCE, is_identity_endpoint, challenge), tenancy_middleware(cloud)])
     app.add_routes(build_identity_routes(cloud, issuer, credentials.client_secrets[cloud.name]))
     app.add_routes(PipelineApi(cloud, store, executor).routes())
     app.add_routes(build_vault_management_routes(store))
@@ -51,10 +52,13 @@ def make_front_app(cloud: CloudConfig, store: ResourceStore, issuer: TokenIssuer
 
 
 def aad_token_verifier(issuer: TokenIssuer, cloud: CloudConfig):
-    """What the registry front accepts in /oauth2/exchange: an ARM token this cloud's token endpoint issued."""
+    """What the registry front accepts in /oauth2/exchange: an ARM token this cloud's token endpoint issued (as ACR
+    does, a token for another audience, e.g. Key Vault's, is refused)."""
     def verify(token: str):
         claims = issuer.verify(token)
-        return claims if claims and claims.get("tid") == cloud.tenant_id else None
+        if not claims or claims.get("tid") != cloud.tenant_id:
+            return None
+        return claims if str(claims.get("aud", "")).rstrip("/") == ARM_AUDIENCE.rstrip("/") else None
     return verify
 
 

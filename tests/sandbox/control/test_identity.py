@@ -7,7 +7,6 @@ import time
 import pytest
 
 from acrtransfer_sandbox.config import ARM_AUDIENCE, VAULT_AUDIENCE
-from acrtransfer_sandbox.identity import is_identity_path
 from acrtransfer_sandbox.tokens import TOKEN_LIFETIME_SECONDS, TokenIssuer, bearer_token
 
 from .harness import API, pipeline_path
@@ -56,14 +55,22 @@ def test_bearer_token(header, token):
     assert bearer_token(header) == token
 
 
-@pytest.mark.parametrize("path,public", [
-    ("/metadata/endpoints", True), ("/tenant/v2.0/.well-known/openid-configuration", True),
-    ("/tenant/.well-known/openid-configuration", True), ("/tenant/oauth2/v2.0/token", True),
-    ("/tenant/discovery/v2.0/keys", True), ("/subscriptions", False),
-    ("/subscriptions/x/resourceGroups/oauth2/providers", False), ("/metadata/endpoints/x", False),
+@pytest.mark.parametrize("method,path,public", [
+    ("GET", "/metadata/endpoints", True), ("GET", "/tenant/v2.0/.well-known/openid-configuration", True),
+    ("GET", "/tenant/.well-known/openid-configuration", True), ("POST", "/tenant/oauth2/v2.0/token", True),
+    ("GET", "/tenant/discovery/v2.0/keys", True), ("GET", "/subscriptions", False),
+    ("GET", "/subscriptions/x/resourceGroups/oauth2/providers", False), ("GET", "/metadata/endpoints/x", False),
+    ("PUT", "/x/oauth2/providers/Microsoft.Authorization/roleAssignments/00000000-0000-0000-0000-000000000001",
+     False),
+    ("GET", "/x/oauth2/providers/Microsoft.Authorization/roleDefinitions", False),
+    ("GET", "/tenant/oauth2/v2.0/token", False), ("GET", "/tenant/discovery/x", False),
 ])
-def test_only_identity_paths_are_public(path, public):
-    assert is_identity_path(path) is public
+def test_only_identity_endpoints_answer_without_a_token(sandbox, method, path, public):
+    async def scenario(client):
+        return (await client.request(method, path, headers={"Authorization": ""})).status
+
+    status = sandbox.run(scenario)
+    assert (status != 401) is public
 
 
 # identity.py through the front
