@@ -75,6 +75,34 @@ def _unauthorized(code: str, message: str, challenge: str) -> web.Response:
     return response
 
 
+PATH_NOT_NORMALISED = ('the request path must be normalised: no "." or ".." segments, no empty segments, no encoded '
+                       '"/", ".", "\\" or NUL')
+_ENCODED_SEPARATORS = ("%2f", "%2e", "%5c", "%00")
+
+
+def path_problem(raw_path: str) -> bool:
+    """True when the raw request path is not in normal form, so that something along the way (a proxy, the upstream,
+    a lookup by path) might resolve it to another path than the one routed and authorized: dot segments, empty
+    segments, encoded separators or dots."""
+    path = raw_path.split("?", 1)[0]
+    if "\\" in path or any(encoded in path.lower() for encoded in _ENCODED_SEPARATORS):
+        return True
+    segments = path.split("/")[1:]
+    inner = segments[:-1] if path != "/" else []   # one trailing slash (`/v2/`, `/secrets/<name>/`) is normal
+    return any(segment in (".", "..") for segment in segments) or any(segment == "" for segment in inner)
+
+
+def normalised_paths_middleware(refusal):
+    """Refuse, before routing and authentication, every request whose path is not normalised: `refusal()` is the
+    service's answer."""
+    @web.middleware
+    async def middleware(request: web.Request, handler):
+        if path_problem(request.raw_path):
+            return refusal()
+        return await handler(request)
+    return middleware
+
+
 @web.middleware
 async def access_log_middleware(request: web.Request, handler):
     """One line per request (method, path without query, status): enough to follow az --debug side by side."""

@@ -16,8 +16,9 @@ from aiohttp import web
 from . import bodies
 from .authorization import assigned_role_names
 from .config import LOCATION, SECRET_NAME, VAULT_AUDIENCE, CloudConfig
-from .http_common import (CALLER_CLAIMS_KEY, arm_error, bearer_auth_middleware, ci_path, json_response,
-                          resource_not_found, utc_now, access_log_middleware)
+from .http_common import (CALLER_CLAIMS_KEY, PATH_NOT_NORMALISED, arm_error, bearer_auth_middleware, ci_path,
+                          json_response, normalised_paths_middleware, resource_not_found, utc_now,
+                          access_log_middleware)
 from .store import ResourceStore
 from .tokens import TokenIssuer
 
@@ -212,7 +213,8 @@ def _apply_policy_operation(current: list, given: list, operation: str) -> list:
 def make_secrets_app(cloud: CloudConfig, store: ResourceStore, issuer: TokenIssuer) -> web.Application:
     """The vault's data plane: /secrets/{name}[/{version}] (GET), /secrets/{name} (PUT), /secrets (GET)."""
     challenge = f'Bearer authorization="{cloud.front_url}/{cloud.tenant_id}", resource="{VAULT_AUDIENCE}"'
-    app = web.Application(middlewares=[access_log_middleware, bearer_auth_middleware(
+    not_normalised = normalised_paths_middleware(lambda: arm_error(400, "BadParameter", PATH_NOT_NORMALISED))
+    app = web.Application(middlewares=[access_log_middleware, not_normalised, bearer_auth_middleware(
         issuer, cloud.tenant_id, VAULT_AUDIENCE, lambda request: False, challenge)])
     routes = web.RouteTableDef()
 

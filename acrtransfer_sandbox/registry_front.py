@@ -31,6 +31,7 @@ from multidict import CIMultiDict
 from yarl import URL
 
 from acrtransfer_sandbox import bodies
+from acrtransfer_sandbox.http_common import PATH_NOT_NORMALISED, normalised_paths_middleware
 from acrtransfer_sandbox.transfer.registry import MANIFEST_ACCEPT
 
 EMPTY_GUID = '00000000-0000-0000-0000-000000000000'
@@ -56,8 +57,6 @@ MANIFEST_UNKNOWN = 'manifest unknown'
 UPSTREAM_UNREACHABLE = 'the registry is unavailable'
 INVALID_FORM = 'the request body must be an application/x-www-form-urlencoded form'
 NAME_INVALID = 'invalid repository name'
-PATH_NOT_NORMALISED = ('the request path must be normalised: no "." or ".." segments, no empty segments, no encoded '
-                       '"/", "." or "\\"')
 
 # The distribution spec's grammar: repository names, tags, digests and upload ids. The front authorizes a /v2/ path
 # only when it parses into exactly one repository, the one distribution will act on (routes anchored at the end).
@@ -69,7 +68,6 @@ _REFERENCE = r'(?:[\w][\w.-]{0,127}|%s)' % _DIGEST
 V2_ROUTES = [re.compile('^{}{}$'.format(_NAME, tail)) for tail in (
     '/tags/list', '/manifests/' + _REFERENCE, '/blobs/' + _DIGEST, '/blobs/uploads/?',
     '/blobs/uploads/[A-Za-z0-9_.=-]+', '/referrers/' + _DIGEST)]
-_ENCODED_SEPARATORS = ('%2f', '%2e', '%5c', '%00')
 
 # Hop-by-hop and framing headers the proxy must not copy from one connection to the other.
 _NOT_FORWARDED = {'host', 'authorization', 'connection', 'keep-alive', 'transfer-encoding', 'te', 'trailer',
@@ -81,7 +79,10 @@ AadTokenVerifier = Callable[[str], Optional[dict]]
 def make_registry_front_app(upstream_url: str, registry_name: str, login_server: str,
                             verify_aad_token: AadTokenVerifier) -> web.Application:
     front = _RegistryFront(upstream_url.rstrip('/'), registry_name, login_server, verify_aad_token)
-    app = web.Application(client_max_size=1024 ** 2, middlewares=[refuse_unnormalised_paths])
+    # Before any route or authorization, a path that is not normalised is refused, never resolved. (A guess at ACR's
+    # answer: distribution's 400 NAME_INVALID.)
+    app = web.Application(client_max_size=1024 ** 2, middlewares=[normalised_paths_middleware(
+        lambda: _error(400, 'NAME_INVALID', PATH_NOT_NORMALISED))])
     app.cleanup_ctx.append(front.upstream_session)
     app.router.add_post('/oauth2/exchange', front.exchange)
     app.router.add_route('GET', '/oauth2/token', front.token)
@@ -95,26 +96,6 @@ def make_registry_front_app(upstream_url: str, registry_name: str, login_server:
     app.router.add_route('*', '/v2', front.proxy)
     app.router.add_route('*', r'/v2/{path:.*}', front.proxy)
     return app
-
-
-def path_problem(raw_path: str) -> bool:
-    """True when the raw request path is not in normal form: what a proxy or the upstream might resolve to another
-    path than the one authorized (dot segments, empty segments, encoded separators or dots)."""
-    path = raw_path.split('?', 1)[0]
-    if '\\' in path or any(encoded in path.lower() for encoded in _ENCODED_SEPARATORS):
-        return True
-    segments = path.split('/')[1:]
-    inner = segments[:-1] if path != '/' else []   # one trailing slash (`/v2/`) is normal
-    return any(segment in ('.', '..') for segment in segments) or any(segment == '' for segment in inner)
-
-
-@web.middleware
-async def refuse_unnormalised_paths(request: web.Request, handler):
-    """Before any route or authorization: a path that is not normalised is refused, never resolved. (A guess at
-    ACR's answer: distribution's 400 NAME_INVALID.)"""
-    if path_problem(request.raw_path):
-        return _error(400, 'NAME_INVALID', PATH_NOT_NORMALISED)
-    return await handler(request)
 
 
 class _TokenSigner:

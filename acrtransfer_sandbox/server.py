@@ -16,7 +16,8 @@ from .certs import ensure_certificates
 from .config import ARM_AUDIENCE, STORAGE_CONTAINER, CloudConfig, SandboxConfig
 from .credentials import SandboxCredentials
 from .executor import RunExecutor
-from .http_common import access_log_middleware, bearer_auth_middleware
+from .http_common import PATH_NOT_NORMALISED, access_log_middleware, arm_error, bearer_auth_middleware, \
+    normalised_paths_middleware
 from .identity import build_identity_routes, is_identity_endpoint
 from .keyvault import build_vault_management_routes, make_secrets_app, seed_vault
 from .pipelines import PipelineApi
@@ -41,7 +42,9 @@ def load_credentials(config: SandboxConfig) -> SandboxCredentials:
 def make_front_app(cloud: CloudConfig, store: ResourceStore, issuer: TokenIssuer, credentials: SandboxCredentials,
                    executor: RunExecutor) -> web.Application:
     challenge = f'Bearer authorization_uri="{cloud.front_url}/{cloud.tenant_id}", error="invalid_token"'
-    app = web.Application(middlewares=[access_log_middleware, bearer_auth_middleware(
+    # A guess at ARM's answer to a path it would not route: 400 InvalidRequestUri.
+    not_normalised = normalised_paths_middleware(lambda: arm_error(400, "InvalidRequestUri", PATH_NOT_NORMALISED))
+    app = web.Application(middlewares=[access_log_middleware, not_normalised, bearer_auth_middleware(
         issuer, cloud.tenant_id, ARM_AUDIENCE, is_identity_endpoint, challenge), tenancy_middleware(cloud)])
     app.add_routes(build_identity_routes(cloud, issuer, credentials.client_secrets[cloud.name]))
     app.add_routes(PipelineApi(cloud, store, executor).routes())

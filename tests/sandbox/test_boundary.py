@@ -519,3 +519,26 @@ def test_hostile_forms_and_queries_are_answered_not_failed(sandbox):
         assert status == 400 and answer["error"]["code"], (query, answer)
     status, answer = sandbox.arm(cloud, "GET", f"{resources}?$filter=resourceType%20eq%20%27{VAULT_TYPE}%27")
     assert status == 200 and [doc["id"] for doc in answer["value"]] == [cloud.vault_id]
+
+
+def test_arm_and_vault_paths_that_are_not_normalised_are_refused(sandbox):
+    """No lookup by path can be steered elsewhere: dot segments, empty segments and encoded separators are a 400
+    on the ARM front and the vault's data plane too."""
+    source, target = sandbox.source, sandbox.target
+    vaults = "/resourceGroups/acrtransfer-rg/providers/Microsoft.KeyVault/vaults/"
+    escape = "%2F".join([".."] * 6 + ["subscriptions", target.subscription_id]) + target.vault_id.split(
+        target.subscription_id, 1)[1].replace("/", "%2F")
+    for path in (f"/subscriptions/{source.subscription_id}/resourceGroups/x/../../{target.subscription_id}{vaults}"
+                 f"{target.vault_name}",
+                 f"/subscriptions/{source.subscription_id}/../{target.subscription_id}{vaults}{target.vault_name}",
+                 f"/subscriptions/{source.subscription_id}{vaults}x%2F{escape}",
+                 f"/subscriptions/{source.subscription_id}{vaults}{source.vault_name}/./",
+                 f"/subscriptions/{source.subscription_id}//resourceGroups/acrtransfer-rg",
+                 f"{source.storage_account_id}/x/../../../../../{target.subscription_id}/providers/"
+                 "Microsoft.Authorization/roleAssignments"):
+        status, answer = sandbox.arm(source, "GET", path + VAULT_API)
+        assert (status, answer["error"]["code"]) == (400, "InvalidRequestUri"), (path, answer)
+    vault_token = {"Authorization": "Bearer " + sandbox.vault_token(source)}
+    for path in ("/secrets/../secrets/acrtransfer-sas", "/secrets/a%2F..%2Facrtransfer-sas", "/secrets//x"):
+        status, answer = sandbox.raw(source.vault_port, "GET", path + SECRETS_API, headers=vault_token)
+        assert (status, answer["error"]["code"]) == (400, "BadParameter"), (path, answer)
