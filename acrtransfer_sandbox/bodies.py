@@ -165,7 +165,15 @@ ARM_ID = Str(max_length=1024)
 # ACR Transfer, from the 2025-06-01-preview spec (IdentityProperties, Export/ImportPipelineProperties,
 # PipelineRunProperties). userAssignedIdentities values are {} on a request (principalId/clientId are read-only).
 IDENTITY = Obj({"type": Str(max_length=64), "userAssignedIdentities": Map(Obj({}), key=ARM_ID, max_entries=50)})
-PIPELINE_STORAGE = Obj({"type": Str(max_length=64), "uri": Str(max_length=2048), "keyVaultUri": Str(max_length=2048),
+# The spec only says "string"; what the run needs is an https container URI (host-style, or path-style as the
+# emulator serves it) and a Key Vault secret URI.
+CONTAINER_URI = re.compile(r"^https://[^/?#\s]+(/[^/?#\s]+){1,2}/?$")
+SECRET_URI = re.compile(r"^https://[^/?#\s]+/secrets/[0-9A-Za-z-]{1,127}(/[0-9A-Za-z]{1,64})?/?$")
+PIPELINE_STORAGE = Obj({"type": Str(max_length=64),
+                        "uri": Str(max_length=2048, pattern=CONTAINER_URI,
+                                   rule="an https storage container URI (https://<account>.blob.<suffix>/<container>)"),
+                        "keyVaultUri": Str(max_length=2048, pattern=SECRET_URI,
+                                           rule="a Key Vault secret URI (https://<vault>/secrets/<name>[/<version>])"),
                         "storageAccessMode": Str(max_length=64)})
 EXPORT_PIPELINE = Obj({"location": Str(max_length=128), "identity": IDENTITY,
                        "properties": Obj({"target": PIPELINE_STORAGE, "options": Arr(Str(max_length=64), 16)})})
