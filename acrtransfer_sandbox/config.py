@@ -18,6 +18,9 @@ STORAGE_CONTAINER = "transfer"
 SECRET_NAME = "acrtransfer-sas"
 ARM_AUDIENCE = "https://management.acrsandbox.local/"
 VAULT_AUDIENCE = "https://vault.acrsandbox.local"
+# What az asks a token for before ACR's /oauth2/exchange (azure-cli's default `acr.audience_resource`; older az
+# sends an ARM token). ACR takes either audience and nothing else.
+ACR_AUDIENCE = "https://containerregistry.azure.net"
 ACR_LOGIN_SERVER_SUFFIX = ".azurecr.acrsandbox.local"
 KEYVAULT_DNS_SUFFIX = ".vault.acrsandbox.local"
 STORAGE_ENDPOINT_SUFFIX = "core.acrsandbox.local"

@@ -13,7 +13,7 @@ from aiohttp import web
 from .arm_core import build_core_routes, seed_core_resources
 from .authorization import build_authorization_routes
 from .certs import ensure_certificates
-from .config import ARM_AUDIENCE, STORAGE_CONTAINER, CloudConfig, SandboxConfig
+from .config import ACR_AUDIENCE, ARM_AUDIENCE, STORAGE_CONTAINER, CloudConfig, SandboxConfig
 from .credentials import SandboxCredentials
 from .executor import RunExecutor
 from .http_common import PATH_NOT_NORMALISED, access_log_middleware, arm_error, bearer_auth_middleware, \
@@ -55,13 +55,15 @@ def make_front_app(cloud: CloudConfig, store: ResourceStore, issuer: TokenIssuer
 
 
 def aad_token_verifier(issuer: TokenIssuer, cloud: CloudConfig):
-    """What the registry front accepts in /oauth2/exchange: an ARM token this cloud's token endpoint issued (as ACR
-    does, a token for another audience, e.g. Key Vault's, is refused)."""
+    """What the registry front accepts in /oauth2/exchange: a token this cloud's token endpoint issued for ARM or
+    for ACR's own audience; as in ACR, a token for any other audience (Key Vault's, storage's) is refused."""
+    accepted = {ARM_AUDIENCE.rstrip("/"), ACR_AUDIENCE.rstrip("/")}
+
     def verify(token: str):
         claims = issuer.verify(token)
         if not claims or claims.get("tid") != cloud.tenant_id:
             return None
-        return claims if str(claims.get("aud", "")).rstrip("/") == ARM_AUDIENCE.rstrip("/") else None
+        return claims if str(claims.get("aud", "")).rstrip("/") in accepted else None
     return verify
 
 

@@ -12,7 +12,7 @@ import uuid
 import aiohttp
 import pytest
 
-from acrtransfer_sandbox.config import SECRET_NAME
+from acrtransfer_sandbox.config import ACR_AUDIENCE, SECRET_NAME
 from acrtransfer_sandbox.credentials import SandboxCredentials
 from acrtransfer_sandbox.keyvault import VAULT_TYPE, make_secrets_app
 from acrtransfer_sandbox.registry_front import make_registry_front_app
@@ -142,10 +142,11 @@ def test_the_old_allowlist_hole_creates_nothing(sandbox):
     assert [a for a in listed["value"] if a["name"] == name] == []
 
 
-def test_the_registry_exchange_takes_arm_tokens_only(sandbox):
+def test_the_registry_exchange_takes_arm_and_acr_audience_tokens_only(sandbox):
     cloud = sandbox.source
-    for token, expected in ((sandbox.vault_token(cloud), 401), (sandbox.token(sandbox.target), 401),
-                            (sandbox.token(cloud), 200)):
+    for token, expected in ((sandbox.vault_token(cloud), 401), (sandbox.token(cloud, "https://storage.azure.com"), 401),
+                            (sandbox.token(sandbox.target), 401), (sandbox.token(cloud), 200),
+                            (sandbox.token(cloud, ACR_AUDIENCE), 200)):
         status, _ = _exchange(sandbox, cloud, token)
         assert status == expected
 
