@@ -12,7 +12,7 @@ import uuid
 import aiohttp
 import pytest
 
-from acrtransfer_sandbox.config import ACR_AUDIENCE, SECRET_NAME
+from acrtransfer_sandbox.config import SECRET_NAME
 from acrtransfer_sandbox.credentials import SandboxCredentials
 from acrtransfer_sandbox.keyvault import VAULT_TYPE, make_secrets_app
 from acrtransfer_sandbox.registry_front import make_registry_front_app
@@ -29,6 +29,7 @@ AUTH_API = "?api-version=2022-04-01"
 SECRETS_API = "?api-version=7.4"
 CONTRIBUTOR_ROLE = "ba92f5b4-2d11-453d-a403-e96b0029c9fe"
 PRIVATE_REPOSITORY = "private/payroll"
+ACR_AUDIENCE = "https://containerregistry.azure.net"  # what az asks a token for before /oauth2/exchange
 
 
 @pytest.fixture(scope="module")
