@@ -17,7 +17,7 @@ from .authorization import StorageRoleMissing, require_storage_role
 from .config import SandboxConfig
 from .credentials import SandboxCredentials
 from .http_common import utc_now
-from .keyvault import KeyVaultAccessDenied, KeyVaultSecretMissing, secret_for_principal
+from .keyvault import KeyVaultAccessDenied, KeyVaultSecretMissing, find_vault_by_uri, secret_for_principal
 from .pipelines import TERMINAL_RUN_STATES, pipeline_principal_id
 from .store import ResourceStore
 from .transfer import BlobContainer, RegistryClient, TransferError, export_to_blob, import_from_blob
@@ -29,8 +29,12 @@ INTERRUPTED_MESSAGE = ("The pipeline run was interrupted: the sandbox stopped wh
                        "It did not complete; an import may have pushed part of its artifacts. "
                        "Run it again with --force-redeploy.")
 PIPELINE_GONE = "The pipeline '{}' of this run no longer exists."
-STORAGE_UNKNOWN = ("Storage request failed: the storage account of '{}' is not part of this sandbox "
-                   "(known accounts: {}).")
+STORAGE_UNKNOWN = ("Storage request failed: the storage account of '{}' is not part of this cloud "
+                   "(its account: {}).")
+# Both clouds share one store: a pipeline's identity reaches only its own cloud's vault, as a principal of one
+# tenant cannot authenticate to another tenant's vault.
+VAULT_ELSEWHERE = ("Key Vault request failed: (VaultNotFound) No vault serves '{}' in this cloud. "
+                   "Status: 404 (Not Found)")
 INTERNAL_ERROR = "The sandbox failed while running the pipeline: {}: {}"
 SKIPPED_NOTE = "Completed with ContinueOnErrors; skipped artifacts: {}"
 PROGRESS_SAVE_STEP = 5
@@ -150,12 +154,14 @@ class RunExecutor:
         """The pipeline's container as its identity may reach it, or RunFailure with the service's 403 wording."""
         principal = pipeline_principal_id(pipeline)
         account, _ = storage_account_of(storage["uri"])
-        cloud = next((c for c in self.config.clouds if c.storage_account == account), None)
-        if cloud is None:
-            known = ", ".join(c.storage_account for c in self.config.clouds)
-            raise RunFailure(STORAGE_UNKNOWN.format(storage["uri"], known))
+        cloud = self._cloud_of(pipeline["id"])
+        if cloud.storage_account != account:
+            raise RunFailure(STORAGE_UNKNOWN.format(storage["uri"], cloud.storage_account))
         container_url = f"{cloud.blob_endpoint}/{storage_account_of(storage['uri'])[1]}"
         if storage["storageAccessMode"] == "SasToken":
+            vault = find_vault_by_uri(self.store, storage["keyVaultUri"])
+            if vault is not None and not vault["id"].lower().startswith(f"/subscriptions/{cloud.subscription_id}/"):
+                raise RunFailure(VAULT_ELSEWHERE.format(storage["keyVaultUri"]))
             try:
                 sas = secret_for_principal(self.store, storage["keyVaultUri"], principal)
             except (KeyVaultAccessDenied, KeyVaultSecretMissing) as exc:
@@ -168,10 +174,12 @@ class RunExecutor:
         return BlobContainer.with_account_key(self._session, container_url, cloud.storage_account,
                                               self.credentials.storage_keys[cloud.name])
 
+    def _cloud_of(self, resource_id: str):
+        subscription = resource_id.split("/")[2].lower()
+        return next(c for c in self.config.clouds if c.subscription_id == subscription)
+
     def _registry_upstream_of(self, run_id: str) -> str:
-        subscription = run_id.split("/")[2].lower()
-        cloud = next(c for c in self.config.clouds if c.subscription_id == subscription)
-        return cloud.registry_upstream_url
+        return self._cloud_of(run_id).registry_upstream_url
 
     def _progress_recorder(self, run_id: str):
         last_saved = {"percent": -PROGRESS_SAVE_STEP}

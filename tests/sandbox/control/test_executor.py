@@ -186,15 +186,32 @@ def test_another_principals_role_does_not_count(sandbox):
     assert _outcome(_execute(sandbox, _run(sandbox, cloud, pipeline)))[0] == "Failed"
 
 
-def test_container_of_an_account_outside_the_sandbox_fails_the_run(sandbox, engine):
+@pytest.mark.parametrize("uri_of", [lambda sandbox: "https://elsewhere.blob.core.windows.net/transfer",
+                                    lambda sandbox: sandbox.source.container_uri],
+                         ids=["outside the sandbox", "the other cloud's account"])
+def test_container_of_an_account_outside_the_cloud_fails_the_run(sandbox, engine, uri_of):
     cloud = sandbox.target
-    storage = dict(managed_storage(cloud), uri="https://elsewhere.blob.core.windows.net/transfer")
+    storage = dict(managed_storage(cloud), uri=uri_of(sandbox))
     pipeline = _pipeline(sandbox, cloud, IMPORT, storage)
+    sandbox.assign_role(pipeline_principal_id(pipeline), "Storage Blob Data Contributor",
+                        sandbox.source.storage_account_id)
 
     state, message = _outcome(_execute(sandbox, _run(sandbox, cloud, pipeline)))
     assert state == "Failed"
-    assert "'https://elsewhere.blob.core.windows.net/transfer' is not part of this sandbox" in message
-    assert "sourcestorage, targetstorage" in message
+    assert f"'{uri_of(sandbox)}' is not part of this cloud (its account: targetstorage)" in message
+    assert engine.calls == []
+
+
+def test_the_other_clouds_vault_is_not_found_even_with_a_policy(sandbox, engine):
+    cloud = sandbox.target
+    storage = dict(sas_storage(cloud), keyVaultUri=sandbox.source.secret_uri)
+    pipeline = _pipeline(sandbox, cloud, IMPORT, storage)
+    sandbox.grant_secret_get(sandbox.source, pipeline_principal_id(pipeline))
+
+    state, message = _outcome(_execute(sandbox, _run(sandbox, cloud, pipeline)))
+    assert state == "Failed"
+    assert "(VaultNotFound)" in message and sandbox.source.secret_uri in message
+    assert engine.calls == []
 
 
 @pytest.mark.parametrize("uri,expected", [
