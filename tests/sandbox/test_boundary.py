@@ -96,7 +96,8 @@ def _concrete_paths(resource, cloud) -> list:
                 return literals[name]
             if name in ("ns", "kind"):
                 return plausible[name]
-            return ("x/oauth2" if name == "scope" else "oauth2") if hostile else plausible[name]
+            # A placeholder a later route adds gets a neutral value: the walk still covers it.
+            return ("x/oauth2" if name == "scope" else "oauth2") if hostile else plausible.get(name, "abcde12345")
         paths.append(re.sub(r"\{([^}]+)\}", value, info["formatter"]))
     return paths
 
