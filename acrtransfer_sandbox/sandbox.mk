@@ -7,8 +7,9 @@ SANDBOX := $(VENV)/bin/python -m acrtransfer_sandbox
 
 .PHONY: sandbox-tools sandbox-up sandbox-down sandbox-status demo test-e2e
 
-# Azurite from npm (pinned), CNCF distribution and skopeo from Debian: installed once, when missing.
-SANDBOX_APT_PACKAGES = docker-registry skopeo
+# Azurite from npm (pinned), CNCF distribution, skopeo and strace (the file-mode test) from Debian: installed once,
+# when missing.
+SANDBOX_APT_PACKAGES = docker-registry skopeo strace
 sandbox-tools: sandbox-apt-tools $(AZURITE)
 
 .PHONY: sandbox-apt-tools
