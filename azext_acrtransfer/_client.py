@@ -8,15 +8,21 @@ operations at all, or refuses the api-version real deployments speak. This clien
 like a generated one, so `get_mgmt_service_client` gives it az's credential, cloud, user agent, `--debug`
 network logging (with the Authorization header redacted) and retry policy. Resources travel as plain dicts:
 the request bodies come from _wire.py, the responses are passed through untouched.
+
+Every answer is read defensively: a body that is not the JSON object expected (an HTML page from a proxy or a
+gateway) is an AzureResponseError naming the operation and the HTTP status, a list whose nextLink repeats or
+never ends stops with an error, and a failed async operation carries the service's code and message.
 """
 
 import json
 
+from azure.cli.core.azclierror import AzureResponseError
 from azure.core.configuration import Configuration
-from azure.core.exceptions import HttpResponseError, ResourceNotFoundError, map_error
+from azure.core.exceptions import DecodeError, HttpResponseError, ResourceNotFoundError, map_error
 from azure.core.paging import ItemPaged
 from azure.core.pipeline import policies
-from azure.core.polling import LROPoller
+from azure.core.polling import LROPoller, NoPolling
+from azure.core.polling.base_polling import OperationFailed
 from azure.core.rest import HttpRequest
 from azure.mgmt.core import ARMPipelineClient
 from azure.mgmt.core.exceptions import ARMErrorFormat
@@ -25,7 +31,34 @@ from azure.mgmt.core.polling.arm_polling import ARMPolling
 from . import _wire
 
 DEFAULT_POLLING_INTERVAL = 5  # seconds, when the service sends no Retry-After
+# A registry holds at most a few thousand runs; a list needing more pages than this is a service loop.
+MAX_LIST_PAGES = 1000
 _ERROR_MAP = {404: ResourceNotFoundError}
+
+NOT_JSON = ("The answer to {operation} (HTTP {status}) is not the JSON document Azure Resource Manager sends "
+            "(Content-Type: {content_type}). A proxy or gateway between you and Azure may have answered instead; "
+            "try again, or check the proxy settings (HTTPS_PROXY).")
+REPEATED_NEXT_LINK = ("Listing {what} stopped: the service sent the same nextLink twice ({pages} page(s) read), "
+                      "so the list would never end. Try again; if it persists, report it to Azure support.")
+TOO_MANY_PAGES = "Listing {what} stopped after {pages} pages: the service kept sending a nextLink."
+
+
+class AsyncOperationFailed(HttpResponseError):
+    """The service ended a long-running operation Failed or Canceled; code and message as it gave them, if any."""
+
+    def __init__(self, operation, status, code=None, service_message=None, response=None):
+        self.operation = operation
+        self.status = status
+        self.code = code
+        self.service_message = service_message
+        detail = '({}) {}'.format(code, service_message) if code else service_message
+        super().__init__(message='{} ended {}{}'.format(operation, status, ': ' + detail if detail else
+                                                        ' without an error message'), response=response)
+
+
+def not_json_error(operation, response):
+    return AzureResponseError(NOT_JSON.format(operation=operation, status=response.status_code,
+                                              content_type=response.headers.get('Content-Type') or 'none'))
 
 
 class _TransferClientConfiguration(Configuration):  # pylint: disable=too-many-instance-attributes
@@ -84,29 +117,82 @@ class ContainerRegistryTransferClient:  # pylint: disable=too-few-public-methods
     def subscription_id(self):
         return self._config.subscription_id
 
-    def send(self, method, url, body=None, next_link=False):
+    def send(self, method, url, body=None, next_link=False, operation=None):
         """Send one request; raise azure-core's typed errors (ResourceNotFoundError for 404) on failure.
 
         A nextLink already carries its query string (api-version included), so it is sent as given.
+        `operation` names the request in errors about its answer (default: the method and the URL's path).
         """
         params = None if next_link else {'api-version': self.api_version}
         request = HttpRequest(method, self._pipeline_client.format_url(url), params=params, json=body)
         pipeline = self._pipeline_client._pipeline  # pylint: disable=protected-access
-        pipeline_response = pipeline.run(request, stream=False)
+        try:
+            pipeline_response = pipeline.run(request, stream=False)
+        except DecodeError as error:  # a JSON Content-Type over a body that is not JSON
+            raise not_json_error(operation or '{} {}'.format(method, url.split('?')[0]), error.response) from None
         response = pipeline_response.http_response
         if response.status_code >= 400:
             map_error(status_code=response.status_code, response=response, error_map=_ERROR_MAP)
             raise HttpResponseError(response=response, error_format=ARMErrorFormat)
         return pipeline_response
 
-    def begin(self, pipeline_response, final_result, polling_interval=DEFAULT_POLLING_INTERVAL):
+    def begin(self, pipeline_response, final_result, operation, polling_interval=DEFAULT_POLLING_INTERVAL):
         """Wrap the initial response of a long-running request in an LROPoller (ARM polling rules)."""
-        return LROPoller(self._pipeline_client, pipeline_response, final_result, ARMPolling(polling_interval))
+        return LROPoller(self._pipeline_client, pipeline_response, final_result,
+                         _TransferPolling(operation, polling_interval))
+
+    def answered(self, pipeline_response, final_result):
+        """A poller that is already done (--no-wait): it never sends anything, it only holds the first answer."""
+        return LROPoller(self._pipeline_client, pipeline_response, final_result, NoPolling())
 
 
-def _json_body(pipeline_response):
-    text = pipeline_response.http_response.text()
-    return json.loads(text) if text else None
+class _TransferPolling(ARMPolling):
+    """ARM's polling rules, with answers it cannot read and failed operations reported in the service's words."""
+
+    def __init__(self, operation, polling_interval):
+        super().__init__(polling_interval)
+        self._operation_name = operation
+
+    def run(self):
+        try:
+            super().run()
+        except DecodeError as error:
+            response = error.response or self._pipeline_response.http_response
+            raise not_json_error(self._operation_name + ' (its status)', response) from None
+        except HttpResponseError as error:
+            if isinstance(error.__cause__, OperationFailed):
+                raise self._failure() from None
+            raise
+
+    def _failure(self):
+        """The operation's own error object, or the ARM error of the status response, when there is one."""
+        response = self._pipeline_response.http_response
+        try:
+            document = json.loads(response.text() or '{}')
+        except ValueError:
+            document = {}
+        document = document if isinstance(document, dict) else {}
+        error = document.get('error') or (document.get('properties') or {}).get('error') or {}
+        error = error if isinstance(error, dict) else {}
+        return AsyncOperationFailed(self._operation_name, self.status(), error.get('code'), error.get('message'),
+                                    response=response)
+
+
+def _json_body(operation):
+    """A deserialiser for the answers of `operation`: the JSON object, None for an empty body, else an error."""
+    def parse(pipeline_response):
+        response = pipeline_response.http_response
+        text = response.text()
+        if not text or not text.strip():
+            return None
+        try:
+            document = json.loads(text)
+        except ValueError:
+            raise not_json_error(operation, response) from None
+        if not isinstance(document, dict):
+            raise not_json_error(operation, response)
+        return document
+    return parse
 
 
 class ResourceOperations:
@@ -119,28 +205,51 @@ class ResourceOperations:
     def url(self, resource_group, registry, name):
         return _wire.resource_path(self._client.subscription_id, resource_group, registry, self.collection, name)
 
+    def _operation(self, method, name=None):
+        return '{} {}/{}'.format(method, self.collection, name) if name else '{} {}'.format(method, self.collection)
+
     def get(self, resource_group, registry, name):
-        return _json_body(self._client.send('GET', self.url(resource_group, registry, name)))
+        operation = self._operation('GET', name)
+        answer = self._client.send('GET', self.url(resource_group, registry, name), operation=operation)
+        return _json_body(operation)(answer)
 
     def list(self, resource_group, registry):
         first_url = _wire.collection_path(self._client.subscription_id, resource_group, registry, self.collection)
+        operation = self._operation('GET')
+        seen_links = set()
 
         def get_page(next_link):
             if next_link is None:
-                return self._client.send('GET', first_url)
-            return self._client.send('GET', next_link, next_link=True)
+                return self._client.send('GET', first_url, operation=operation)
+            return self._client.send('GET', next_link, next_link=True, operation=operation + ' (next page)')
 
         def extract(pipeline_response):
-            page = _json_body(pipeline_response) or {}
-            return page.get('nextLink') or None, iter(page.get('value') or [])
+            page = _json_body(operation)(pipeline_response) or {}
+            values = page.get('value') or []
+            if not isinstance(values, list):
+                raise not_json_error(operation, pipeline_response.http_response)
+            next_link = page.get('nextLink') or None
+            if next_link is not None:
+                if next_link in seen_links:
+                    raise AzureResponseError(REPEATED_NEXT_LINK.format(what=self.collection,
+                                                                       pages=len(seen_links) + 1))
+                if len(seen_links) + 1 >= MAX_LIST_PAGES:
+                    raise AzureResponseError(TOO_MANY_PAGES.format(what=self.collection, pages=MAX_LIST_PAGES))
+                seen_links.add(next_link)
+            return next_link, iter(values)
 
         return ItemPaged(get_page, extract)
 
     def begin_create_or_update(self, resource_group, registry, name, body,
-                               polling_interval=DEFAULT_POLLING_INTERVAL):
-        initial = self._client.send('PUT', self.url(resource_group, registry, name), body)
-        return self._client.begin(initial, _json_body, polling_interval)
+                               polling_interval=DEFAULT_POLLING_INTERVAL, no_wait=False):
+        """PUT, then poll to the end; with no_wait the poller only holds the PUT's answer and sends nothing."""
+        operation = self._operation('PUT', name)
+        initial = self._client.send('PUT', self.url(resource_group, registry, name), body, operation=operation)
+        if no_wait:
+            return self._client.answered(initial, _json_body(operation))
+        return self._client.begin(initial, _json_body(operation), operation, polling_interval)
 
     def begin_delete(self, resource_group, registry, name, polling_interval=DEFAULT_POLLING_INTERVAL):
-        initial = self._client.send('DELETE', self.url(resource_group, registry, name))
-        return self._client.begin(initial, lambda response: None, polling_interval)
+        operation = self._operation('DELETE', name)
+        initial = self._client.send('DELETE', self.url(resource_group, registry, name), operation=operation)
+        return self._client.begin(initial, lambda response: None, operation, polling_interval)

@@ -16,8 +16,8 @@ def transfer_api_version(cli_ctx):
 def cf_acrtransfer(cli_ctx, *_):
     from azure.cli.core.commands.client_factory import get_mgmt_service_client
     from ._client import ContainerRegistryTransferClient
-    from ._format import redact_sas_in_network_traces
-    redact_sas_in_network_traces()
+    from ._redact import redact_secrets_in_logs
+    redact_secrets_in_logs()
     return get_mgmt_service_client(cli_ctx, ContainerRegistryTransferClient,
                                    api_version=transfer_api_version(cli_ctx))
 

@@ -3,29 +3,38 @@
 # --------------------------------------------------------------------------------------------
 """Output shaping, in one place: the flattened resource every format shows, and the table rows."""
 
-import logging
 import re
 from collections import OrderedDict
 from datetime import datetime, timedelta, timezone
 
+from ._redact import redact
+
 _TIMESTAMP_RE = re.compile(r'^(\d{4})-(\d\d)-(\d\d)[T ](\d\d):(\d\d):(\d\d)(?:\.(\d+))?(Z|[+-]\d\d:?\d\d)?$',
                            re.IGNORECASE)
-_SAS_SIGNATURE_RE = re.compile(r'(sig=)[^&\s"\']+', re.IGNORECASE)
 
 
 # ---- the resource as users of the original know it --------------------------------------------------------
 
 def flatten_resource(resource):
-    """Lift `properties.*` beside id, name, type, identity and systemData; unknown fields pass through."""
+    """Lift `properties.*` beside id, name, type, identity and systemData; unknown fields pass through.
+
+    Every string is redacted: the run's error message, above all, may quote a storage URL with its SAS token."""
     if not isinstance(resource, dict):
-        return resource
+        return _redacted(resource)
     flat = OrderedDict((key, value) for key, value in resource.items() if key != 'properties')
     for key, value in (resource.get('properties') or {}).items():
         flat.setdefault(key, value)
-    message = (flat.get('response') or {}).get('pipelineRunErrorMessage')
-    if message:
-        flat['response'] = dict(flat['response'], pipelineRunErrorMessage=redact_sas(message))
-    return flat
+    return OrderedDict((key, _redacted(value)) for key, value in flat.items())
+
+
+def _redacted(value):
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return type(value)((key, _redacted(item)) for key, item in value.items())
+    if isinstance(value, list):
+        return [_redacted(item) for item in value]
+    return value
 
 
 def flatten_output(result):
@@ -33,34 +42,6 @@ def flatten_output(result):
     if isinstance(result, list):
         return [flatten_resource(item) for item in result]
     return flatten_resource(result)
-
-
-def redact_sas(text):
-    """Service messages may quote a storage URL; its SAS signature must not reach the terminal or logs."""
-    return _SAS_SIGNATURE_RE.sub(r'\1REDACTED', text) if text else text
-
-
-class RedactSasFilter(logging.Filter):
-    """`--debug` traces print response bodies; a SAS signature quoted in one must not reach the log."""
-
-    def filter(self, record):
-        message = record.getMessage()
-        redacted = redact_sas(message)
-        if redacted != message:
-            record.msg, record.args = redacted, None
-        return True
-
-
-# Loggers of the network trace policies az and azure-core use for `--debug`.
-NETWORK_TRACE_LOGGERS = ('cli.azure.cli.core.sdk.policies', 'azure.core.pipeline.policies._universal',
-                         'azure.core.pipeline.policies.http_logging_policy')
-
-
-def redact_sas_in_network_traces():
-    for name in NETWORK_TRACE_LOGGERS:
-        logger = logging.getLogger(name)
-        if not any(isinstance(existing, RedactSasFilter) for existing in logger.filters):
-            logger.addFilter(RedactSasFilter())
 
 
 # ---- time ---------------------------------------------------------------------------------------------------

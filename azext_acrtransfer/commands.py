@@ -8,6 +8,7 @@ from azure.cli.core.commands import CliCommandType
 from . import _validators as v
 from ._client_factory import cf_acrtransfer, cf_export_pipelines, cf_import_pipelines
 from ._format import export_pipeline_table, flatten_output, import_pipeline_table, pipeline_run_table
+from ._redact import redacting_exception_handler
 
 
 def load_command_table(self, _):
@@ -19,7 +20,7 @@ def load_command_table(self, _):
         custom = CliCommandType(operations_tmpl='azext_acrtransfer.{}_pipeline#{{}}'.format(kind),
                                 client_factory=factory)
         with self.command_group('acr {}-pipeline'.format(kind), custom_command_type=custom, is_preview=True,
-                                client_factory=factory) as g:
+                                client_factory=factory, exception_handler=redacting_exception_handler) as g:
             g.custom_command('create', 'create_{}_pipeline'.format(kind), validator=validator,
                              transform=flatten_output, table_transformer=table)
             g.custom_show_command('show', 'show_pipeline', custom_command_type=pipeline_custom,
@@ -32,7 +33,7 @@ def load_command_table(self, _):
 
     run_custom = CliCommandType(operations_tmpl='azext_acrtransfer.pipeline_run#{}', client_factory=cf_acrtransfer)
     with self.command_group('acr pipeline-run', custom_command_type=run_custom, is_preview=True,
-                            client_factory=cf_acrtransfer) as g:
+                            client_factory=cf_acrtransfer, exception_handler=redacting_exception_handler) as g:
         g.custom_command('create', 'create_pipeline_run', supports_no_wait=True,
                          validator=v.validate_pipeline_run_create, transform=flatten_output,
                          table_transformer=pipeline_run_table)

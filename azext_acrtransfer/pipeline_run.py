@@ -3,12 +3,13 @@
 # --------------------------------------------------------------------------------------------
 """az acr pipeline-run: start an export or import run and follow it; show, list, delete and clean runs."""
 
+import time
 from datetime import datetime, timezone
 
 from azure.cli.core.azclierror import AzureResponseError
 from knack.log import get_logger
 
-from ._format import redact_sas, start_time_of
+from ._format import start_time_of
 from ._permissions import principal_id, vault_name
 from ._utils import delete_existing, get_existing
 from ._wire import MANAGED_IDENTITY, ExportRun, ImportRun
@@ -16,6 +17,8 @@ from ._wire import MANAGED_IDENTITY, ExportRun, ImportRun
 logger = get_logger(__name__)
 
 RUN_FAILED = "Pipeline run '{name}' failed: {message}"
+RUN_STILL_GOING = ("Pipeline run '{name}' failed: the service ended its operation {status} without an error message, "
+                   "and the run reads '{state}'. Its own message may follow: az acr pipeline-run show -n {name}")
 RUN_STARTED = "Pipeline run '%s' is running (%s of blob '%s'); waiting until it finishes."
 KEY_VAULT_HINT = ("Hint: the pipeline's identity could not read the SAS token secret. Grant it 'get' on secrets "
                   "(az keyvault set-policy --name {vault} --secret-permissions get --object-id {principal}) or the "
@@ -27,9 +30,13 @@ STORAGE_SAS_HINT = ("Hint: storage refused the SAS token. Check that it has not 
 STORAGE_ROLE_HINT = ("Hint: storage refused the pipeline's managed identity. Assign it 'Storage Blob Data "
                      "Contributor' (export, or import with DeleteSourceBlobOnSuccess) or 'Storage Blob Data "
                      "Reader' (import) on the storage account.")
+TERMINAL_STATES = ('Succeeded', 'Failed', 'Canceled')
 _FORBIDDEN_MARKERS = ('403', 'forbidden', 'authorizationfailure', 'authorizationpermissionmismatch',
                       'authenticationfailed', 'not authorized', 'does not have')
 _KEY_VAULT_MARKERS = ('key vault', 'keyvault', 'vault.azure', 'secret')
+# When a failed operation gives no reason, the run's own message is read until the run is terminal, this often.
+FAILURE_REREADS = 12
+FAILURE_REREAD_INTERVAL = 5  # seconds
 
 
 def create_pipeline_run(cmd, client, resource_group_name, registry_name, pipeline_name, run_name, pipeline_type,
@@ -47,20 +54,53 @@ def create_pipeline_run(cmd, client, resource_group_name, registry_name, pipelin
         run = ImportRun(pipeline['id'], storage_blob, force_update_tag)
 
     poller = client.pipeline_runs.begin_create_or_update(resource_group_name, registry_name, run_name,
-                                                         run.to_wire())
+                                                         run.to_wire(), no_wait=no_wait)
     if no_wait:
         return None
     logger.warning(RUN_STARTED, run_name, pipeline_type, storage_blob)
     try:
         result = LongRunningOperation(cmd.cli_ctx)(poller)
-    except HttpResponseError:
-        # A failed run ends the polling with an error; the run itself says why.
-        result = client.pipeline_runs.get(resource_group_name, registry_name, run_name)
-        if not is_failed(result):
-            raise
+    except HttpResponseError as error:
+        result = run_after_failed_polling(client, resource_group_name, registry_name, run_name, pipeline, error)
     if is_failed(result):
         raise AzureResponseError(describe_failure(result, pipeline))
     return result
+
+
+def run_after_failed_polling(client, resource_group_name, registry_name, run_name, pipeline, error,
+                             rereads=FAILURE_REREADS, interval=None):
+    """Polling ended in an error: the failed operation's code and message when the service gave them, else the
+    run's own message, read until the run is terminal (a bounded number of times)."""
+    from ._client import AsyncOperationFailed
+    if isinstance(error, AsyncOperationFailed) and error.service_message:
+        reason = '({}) {}'.format(error.code, error.service_message) if error.code else error.service_message
+        raise AzureResponseError(describe_failure({'name': run_name, 'properties': {
+            'response': {'pipelineRunErrorMessage': reason}}}, pipeline))
+    run = client.pipeline_runs.get(resource_group_name, registry_name, run_name)
+    if not isinstance(error, AsyncOperationFailed):
+        if is_failed(run):
+            return run
+        raise error
+    for _ in range(rereads):
+        if is_terminal(run):
+            break
+        time.sleep(FAILURE_REREAD_INTERVAL if interval is None else interval)
+        run = client.pipeline_runs.get(resource_group_name, registry_name, run_name)
+    if is_failed(run):
+        return run
+    raise AzureResponseError(RUN_STILL_GOING.format(name=run_name, status=error.status,
+                                                    state=run_state(run) or 'unknown'))
+
+
+def run_state(run):
+    properties = (run or {}).get('properties') or {}
+    return (properties.get('response') or {}).get('status') or properties.get('provisioningState')
+
+
+def is_terminal(run):
+    properties = (run or {}).get('properties') or {}
+    return properties.get('provisioningState') in TERMINAL_STATES or \
+        (properties.get('response') or {}).get('status') in TERMINAL_STATES
 
 
 def is_failed(run):
@@ -74,8 +114,9 @@ def pipeline_storage(pipeline):
 
 
 def describe_failure(run, pipeline):
-    """The run's own error message (SAS signatures redacted), and a hint when the cause is a known one."""
-    message = redact_sas(((run.get('properties') or {}).get('response') or {}).get('pipelineRunErrorMessage')) \
+    """The run's own error message, and a hint when the cause is a known one (redacted on its way out by the
+    commands' exception handler, see _redact.py)."""
+    message = ((run.get('properties') or {}).get('response') or {}).get('pipelineRunErrorMessage') \
         or 'the service gave no error message'
     text = RUN_FAILED.format(name=run.get('name'), message=message)
     hint = failure_hint(message, pipeline)

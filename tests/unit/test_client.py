@@ -4,14 +4,16 @@
 """The management client's behaviour on faults, paging and errors, against a scripted HTTP peer."""
 
 import json
+import time
 from unittest import mock
 
 import pytest
 import requests
+from azure.cli.core.azclierror import AzureResponseError
 from azure.core.credentials import AccessToken
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 
-from azext_acrtransfer._client import ContainerRegistryTransferClient
+from azext_acrtransfer._client import AsyncOperationFailed, ContainerRegistryTransferClient
 from replay import _response
 
 BASE = 'https://management.azure.com'
@@ -112,3 +114,87 @@ def test_delete_accepts_202_with_location():
     with patch:
         client().export_pipelines.begin_delete('rg', 'reg1', 'pipe1', polling_interval=0).result()
     assert [r.method for r in sent] == ['DELETE', 'GET'] and sent[1].url == location
+
+
+# ---- answers that are not what ARM sends ----
+
+OPERATION = BASE + '/subscriptions/sub1/providers/Microsoft.ContainerRegistry/operations/op1'
+
+
+@pytest.mark.parametrize('content_type, body', [
+    ('text/html', '<html><body>502 Bad Gateway</body></html>'),
+    ('application/json', '<html>gateway</html>'),
+    ('application/json', '[1, 2]'),
+    ('application/json', '"a string"'),
+    (None, 'plain text'),
+])
+def test_a_get_answered_with_something_else_than_a_json_object_is_a_clear_error(content_type, body):
+    headers = {'Content-Type': content_type} if content_type else {}
+    _, patch = scripted([(200, headers, body)])
+    with patch, pytest.raises(AzureResponseError) as error:
+        client().pipeline_runs.get('rg', 'reg1', 'run1')
+    assert 'GET pipelineRuns/run1 (HTTP 200) is not the JSON document' in str(error.value)
+
+
+def test_a_list_page_that_is_not_json_is_a_clear_error():
+    _, patch = scripted([(200, {'Content-Type': 'text/html'}, '<html/>')])
+    with patch, pytest.raises(AzureResponseError, match=r'GET exportPipelines \(HTTP 200\)'):
+        list(client().export_pipelines.list('rg', 'reg1'))
+    _, patch = scripted([(200, {}, {'value': 'not a list'})])
+    with patch, pytest.raises(AzureResponseError, match='not the JSON document'):
+        list(client().export_pipelines.list('rg', 'reg1'))
+
+
+def test_a_next_link_pointing_back_ends_the_list_with_an_error():
+    loop = BASE + RUNS + '?api-version=2025-06-01-preview&$skipToken=1'
+    sent, patch = scripted([(200, {}, {'value': [{'name': 'a'}], 'nextLink': loop})] * 3)
+    with patch, pytest.raises(AzureResponseError, match='same nextLink twice'):
+        list(client().pipeline_runs.list('rg', 'reg1'))
+    assert len(sent) == 2
+
+
+def test_a_list_that_never_ends_stops_at_the_page_bound():
+    pages = [(200, {}, {'value': [], 'nextLink': BASE + RUNS + '?$skipToken={}'.format(i)}) for i in range(10)]
+    sent, patch = scripted(pages)
+    with patch, mock.patch('azext_acrtransfer._client.MAX_LIST_PAGES', 4), \
+            pytest.raises(AzureResponseError, match='stopped after 4 pages'):
+        list(client().pipeline_runs.list('rg', 'reg1'))
+    assert len(sent) == 4
+
+
+def test_an_operation_status_that_is_not_json_is_a_clear_error():
+    _, patch = scripted([(201, {'Azure-AsyncOperation': OPERATION, 'Retry-After': '0'}, {'properties': {}}),
+                         (200, {'Content-Type': 'text/html'}, '<html>proxy</html>')])
+    with patch, pytest.raises(AzureResponseError, match=r'PUT pipelineRuns/run1 \(its status\) \(HTTP 200\)'):
+        client().pipeline_runs.begin_create_or_update('rg', 'reg1', 'run1', {}, polling_interval=0).result()
+
+
+def test_a_failed_operation_carries_the_services_code_and_message():
+    failed = {'status': 'Failed', 'error': {'code': 'BlobAlreadyExists', 'message': 'The blob b exists.'}}
+    _, patch = scripted([(201, {'Azure-AsyncOperation': OPERATION, 'Retry-After': '0'}, {'properties': {}}),
+                         (200, {}, failed)])
+    with patch, pytest.raises(AsyncOperationFailed) as error:
+        client().pipeline_runs.begin_create_or_update('rg', 'reg1', 'run1', {}, polling_interval=0).result()
+    assert (error.value.code, error.value.service_message, error.value.status) == \
+        ('BlobAlreadyExists', 'The blob b exists.', 'Failed')
+    assert 'invalid status' not in str(error.value)
+
+
+def test_a_failed_operation_without_a_reason_says_so():
+    _, patch = scripted([(201, {'Azure-AsyncOperation': OPERATION, 'Retry-After': '0'}, {'properties': {}}),
+                         (200, {}, {'status': 'Canceled'})])
+    with patch, pytest.raises(AsyncOperationFailed) as error:
+        client().pipeline_runs.begin_create_or_update('rg', 'reg1', 'run1', {}, polling_interval=0).result()
+    assert error.value.service_message is None and error.value.status == 'Canceled'
+
+
+def test_no_wait_sends_nothing_after_the_put():
+    sent, patch = scripted([(201, {'Azure-AsyncOperation': OPERATION, 'Retry-After': '0'},
+                             {'name': 'run1', 'properties': {'provisioningState': 'Creating'}})] +
+                           [(200, {}, {'status': 'InProgress'})] * 20)
+    with patch:
+        poller = client().pipeline_runs.begin_create_or_update('rg', 'reg1', 'run1', {}, polling_interval=0,
+                                                               no_wait=True)
+        time.sleep(0.3)  # a polling thread, if one had been started, would have sent its GETs by now
+        assert poller.result()['name'] == 'run1'
+    assert [r.method for r in sent] == ['PUT']

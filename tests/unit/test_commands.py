@@ -4,6 +4,7 @@
 """Command-level behaviour through az in-process: refusals before any request, configuration, help."""
 
 import os
+import time
 from unittest import mock
 
 import pytest
@@ -152,3 +153,101 @@ def test_a_run_of_a_missing_pipeline_is_not_sent():
     assert result.exit_code != 0 and not replay.pending and len(replay.sent) == 1
     assert "Import pipeline 'mypipeline' was not found in registry 'myregistry' (resource group 'rg1')" \
         in result.stderr
+
+
+PIPELINE_URL = RUN_URL.replace('pipelineRuns/myrun01', 'importPipelines/mypipeline')
+OPERATION_URL = RUN_URL.replace('?', '/operationStatuses/op1?')
+PIPELINE_BODY = ('{"id": "/subscriptions/s/resourceGroups/rg1/providers/Microsoft.ContainerRegistry/registries/'
+                 'myregistry/importPipelines/mypipeline", "name": "mypipeline", "identity": {"principalId": "p1"}, '
+                 '"properties": {"source": {"storageAccessMode": "ManagedIdentity"}}}')
+
+
+def answer(method, uri, body, status=200, headers=None):
+    return {'method': method, 'uri': uri, 'request_body': None if method != 'PUT' else body[1], 'status': status,
+            'response_headers': dict({'content-type': 'application/json'}, **(headers or {})),
+            'response_body': body if method != 'PUT' else body[0]}
+
+
+def run_put(run_state='Creating'):
+    sent = ('{"properties": {"request": {"pipelineResourceId": "/subscriptions/s/resourceGroups/rg1/providers/'
+            'Microsoft.ContainerRegistry/registries/myregistry/importPipelines/mypipeline", "source": '
+            '{"type": "AzureStorageBlob", "name": "blob1"}}}}')
+    answered = '{"name": "myrun01", "properties": {"provisioningState": "%s"}}' % run_state
+    return answer('PUT', RUN_URL, (answered, sent), 201, {'Azure-AsyncOperation': OPERATION_URL, 'Retry-After': '0'})
+
+
+CREATE_IMPORT_RUN = ['acr', 'pipeline-run', 'create', *REG, '-p', 'mypipeline', '-n', 'myrun01', '-t', 'import',
+                     '-b', 'blob1']
+
+
+def test_a_failed_operation_ends_in_the_runs_message_once_the_run_is_terminal():
+    creating = '{"name": "myrun01", "properties": {"provisioningState": "Creating"}}'
+    failed = ('{"name": "myrun01", "properties": {"provisioningState": "Failed", "response": {"status": "Failed", '
+              '"pipelineRunErrorMessage": "Blob blob1 was not found in container transfer."}}}')
+    with strict_replay([answer('GET', PIPELINE_URL, PIPELINE_BODY), run_put(),
+                        answer('GET', OPERATION_URL, '{"status": "Failed"}'),
+                        answer('GET', RUN_URL, creating), answer('GET', RUN_URL, failed)]) as replay, \
+            mock.patch('azext_acrtransfer.pipeline_run.FAILURE_REREAD_INTERVAL', 0):
+        result = run_az(CREATE_IMPORT_RUN)
+    assert not replay.mismatches and not replay.pending
+    assert result.exit_code != 0
+    assert "Pipeline run 'myrun01' failed: Blob blob1 was not found in container transfer." in result.stderr
+    assert 'invalid status' not in result.stderr and 'Traceback' not in result.stderr
+
+
+def test_no_wait_sends_nothing_after_the_put():
+    with strict_replay([answer('GET', PIPELINE_URL, PIPELINE_BODY), run_put()]) as replay:
+        result = run_az(CREATE_IMPORT_RUN + ['--no-wait'])
+        time.sleep(0.5)  # a poller thread would have asked for the operation by now
+    assert result.exit_code == 0, result.stderr
+    assert [method for method, _, _ in replay.sent] == ['GET', 'PUT'] and not replay.mismatches
+
+
+@pytest.mark.parametrize('argv', [['acr', 'pipeline-run', 'show', *REG, '-n', 'myrun01'],
+                                  ['acr', 'pipeline-run', 'list', *REG]])
+def test_an_html_answer_is_an_error_without_a_traceback(argv):
+    uri = RUN_URL if 'show' in argv else RUN_URL.replace('/myrun01', '')
+    html = {'method': 'GET', 'uri': uri, 'request_body': None, 'status': 200,
+            'response_headers': {'content-type': 'text/html'}, 'response_body': '<html>Gateway</html>'}
+    with strict_replay([html]):
+        result = run_az(argv)
+    assert result.exit_code != 0
+    assert 'Traceback' not in result.stderr and '(HTTP 200) is not the JSON document' in result.stderr
+
+
+SAS_URL = 'https://a.blob.core.windows.net/transfer/blob1?sv=2024-01-01&sig=TOPSECRETSIG&se=2030'
+ENCODED_SAS = 'https%3A%2F%2Fa.blob.core.windows.net%2Ft%2Fb%3Fsv%3D1%26sig%3DENCODEDSECRET%26se%3D2'
+
+
+def test_a_400_quoting_a_storage_url_is_redacted_in_the_error_and_the_debug_trace():
+    bad = '{"error": {"code": "InvalidParameter", "message": "Cannot reach %s"}}' % SAS_URL
+    put = run_put()
+    put.update(status=400, response_body=bad, response_headers={'content-type': 'application/json'})
+    with strict_replay([answer('GET', PIPELINE_URL, PIPELINE_BODY), put]) as replay:
+        result = run_az(CREATE_IMPORT_RUN + ['--debug'])
+    assert result.exit_code != 0 and not replay.pending
+    assert 'Cannot reach https://a.blob.core.windows.net/transfer/blob1?sv=2024-01-01&sig=REDACTED' in result.stderr
+    assert 'TOPSECRETSIG' not in result.stdout + result.stderr
+
+
+def test_a_failed_operation_quoting_an_encoded_signature_is_redacted():
+    failed = '{"status": "Failed", "error": {"code": "PipelineRunFailed", "message": "copy from %s failed"}}' \
+        % ENCODED_SAS
+    with strict_replay([answer('GET', PIPELINE_URL, PIPELINE_BODY), run_put(),
+                        answer('GET', OPERATION_URL, failed)]) as replay:
+        result = run_az(CREATE_IMPORT_RUN + ['--debug'])
+    assert result.exit_code != 0 and not replay.pending
+    assert "Pipeline run 'myrun01' failed: (PipelineRunFailed) copy from https%3A%2F%2Fa.blob.core.windows.net" \
+        in result.stderr
+    assert '%26sig%3DREDACTED%26se%3D2' in result.stderr
+    assert 'ENCODEDSECRET' not in result.stdout + result.stderr
+
+
+def test_an_encoded_signature_in_the_runs_message_is_redacted_in_output_and_trace():
+    body = ('{"name": "myrun01", "properties": {"provisioningState": "Failed", "response": {"status": "Failed", '
+            '"pipelineRunErrorMessage": "blob %s gone"}}}' % ENCODED_SAS)
+    with strict_replay([answer('GET', RUN_URL, body)]):
+        result = run_az(['acr', 'pipeline-run', 'show', *REG, '-n', 'myrun01', '--debug'])
+    assert result.exit_code == 0
+    assert '%26sig%3DREDACTED' in result.stdout and 'pipelineRunErrorMessage' in result.stderr
+    assert 'ENCODEDSECRET' not in result.stdout + result.stderr

