@@ -11,6 +11,7 @@ storage access mode inferred, `:latest` added to bare repositories.
 
 import ipaddress
 import re
+import unicodedata
 from urllib.parse import urlsplit
 
 from azure.cli.core.azclierror import (
@@ -24,30 +25,51 @@ from ._wire import EXPORT_OPTIONS, IMPORT_OPTIONS, MANAGED_IDENTITY, SAS_TOKEN, 
 
 MAX_ARTIFACTS = 50
 
-NAME_RE = re.compile(r'^[a-zA-Z0-9]{5,50}$')
+# Every pattern is applied with fullmatch: `$` would also match before a trailing newline.
+NAME_RE = re.compile(r'[a-zA-Z0-9]{5,50}')
 # Runs the service creates from a source trigger carry an underscore, and must stay reachable by show/delete.
-EXISTING_RUN_NAME_RE = re.compile(r'^[a-zA-Z0-9][a-zA-Z0-9_-]{0,259}$')
-ACCOUNT_NAME_RE = re.compile(r'^[a-z0-9]{3,24}$')
-CONTAINER_NAME_RE = re.compile(r'^(?=.{3,63}$)[a-z0-9]+(-[a-z0-9]+)*$')
-SECRET_PATH_RE = re.compile(r'^/secrets/[0-9a-z-]{1,127}(/[0-9a-z]{1,64})?/?$')
+EXISTING_RUN_NAME_RE = re.compile(r'[a-zA-Z0-9][a-zA-Z0-9_-]{0,259}')
+# ARM's rule: 1-90 of letters, digits (Unicode ones too: ARM checks with .NET's \w), '_', '(', ')', '-', '.'; not
+# ending in '.'.
+RESOURCE_GROUP_RE = re.compile(r'[-\w.()]{0,89}[-\w()]')
+ACCOUNT_NAME_RE = re.compile(r'[a-z0-9]{3,24}')
+CONTAINER_NAME_RE = re.compile(r'(?=.{3,63}\Z)[a-z0-9]+(-[a-z0-9]+)*')
+SECRET_PATH_RE = re.compile(r'/secrets/[0-9a-z-]{1,127}(/[0-9a-z]{1,64})?/?')
+HOST_LABEL_RE = re.compile(r'[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?')
+# A user-assigned identity: subscription GUID, resource group by ARM's rule, name of 3-128 (Azure's rule: letters,
+# digits, '-' and '_', starting with a letter or digit).
 USER_IDENTITY_RE = re.compile(
-    r'^/subscriptions/[^/]+/resourcegroups/[^/]+/providers/microsoft\.managedidentity/userassignedidentities/[^/]+$',
+    r'/subscriptions/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/resourcegroups/(?P<group>[^/]+)'
+    r'/providers/microsoft\.managedidentity/userassignedidentities/[a-z0-9][a-z0-9_-]{2,127}',
     re.IGNORECASE)
 _REPOSITORY_COMPONENT = r'[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*'
 ARTIFACT_RE = re.compile(
-    r'^(?P<repository>{c}(?:/{c})*)(?::(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{{0,127}}))?'
-    r'(?:@(?P<digest>sha256:[a-f0-9]{{64}}))?$'.format(c=_REPOSITORY_COMPONENT))
+    r'(?P<repository>{c}(?:/{c})*)(?::(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{{0,127}}))?'
+    r'(?:@(?P<digest>sha256:[a-f0-9]{{64}}))?'.format(c=_REPOSITORY_COMPONENT))
+# Azure's blob name rules: 1-1024 characters, at most 254 path segments, none of them '.' or '..' (they would
+# name another blob once the URL is resolved), not ending in '.' or '/'.
+MAX_BLOB_NAME_LENGTH = 1024
+MAX_BLOB_SEGMENTS = 254
 MAX_REPOSITORY_LENGTH = 255
 
 NAME_RULE = "use 5-50 letters and digits, e.g. '{}'"
+RESOURCE_GROUP_RULE = ("use 1-90 letters, digits, '_', '(', ')', '-' and '.', not ending in '.', "
+                       "e.g. 'my-resource-group'")
+CONTROL_CHARACTERS = ("Invalid {option}: it contains a control character ({character}) at position {position}. "
+                      "Type the value again without it (a pasted value may carry a newline or a tab).")
+BLOB_RULE = ("give the blob's name in the pipeline's storage container: 1-1024 characters, at most 254 '/'-separated "
+             "segments, no '.' or '..' segment, not ending in '.' or '/', e.g. --storage-blob myexport.tar")
 STORAGE_CONTAINER_URI_RULE = (
     "expected https://<account>.blob.<storage suffix>/<container> (or https://<host>/<account>/<container> for "
-    "path-style emulator or Azure Stack endpoints) with a container name of 3-63 lowercase letters, digits and "
+    "path-style emulator or Azure Stack endpoints; an IP-address host needs both), no user name or password, a "
+    "valid host and port, a container name of 3-63 lowercase letters, digits and "
     "single hyphens, e.g. https://mystorage.blob.core.windows.net/transfer")
-SECRET_URI_RULE = ("expected https://<vault host>/secrets/<name>[/<version>], "
+SECRET_URI_RULE = ("expected https://<vault host>[:<port>]/secrets/<name>[/<version>] without a user name, query or "
+                   "fragment, "
                    "e.g. https://myvault.vault.azure.net/secrets/acrexportsas")
-IDENTITY_RULE = ("expected '[system]' or the resource id of a user-assigned identity, e.g. /subscriptions/<sub>/"
-                 "resourceGroups/<rg>/providers/Microsoft.ManagedIdentity/userAssignedIdentities/<name>")
+IDENTITY_RULE = ("expected '[system]' or the resource id of a user-assigned identity (no query, fragment or '..'), "
+                 "e.g. /subscriptions/<subscription GUID>/resourceGroups/<rg>/providers/"
+                 "Microsoft.ManagedIdentity/userAssignedIdentities/<name>")
 ARTIFACT_RULE = ("expected <repository>[:<tag>] or <repository>@sha256:<64 hex digits>: a lowercase repository path "
                  "(letters, digits, and . _ __ - between them, components joined by /), a tag of 1-128 of "
                  "[A-Za-z0-9_.-] not starting with . or -; e.g. hello-world:latest or "
@@ -65,11 +87,43 @@ SAS_TOKEN_WITHOUT_SECRET = ("--storage-access-mode SasToken needs --secret-uri: 
 # ---- names -------------------------------------------------------------------------------------------------
 
 def _check_name(value, option, example, pattern=NAME_RE, rule=NAME_RULE):
-    if value is not None and not pattern.match(value):
+    if value is not None and not pattern.fullmatch(value):
         raise InvalidArgumentValueError("Invalid {} '{}': {}.".format(option, value, rule.format(example)))
 
 
+def refuse_control_characters(namespace):
+    """No argument may carry a control or invisible format character: some parsers (urlsplit) drop them before
+    a check while the raw value would be sent."""
+    for name, value in sorted(vars(namespace).items()):
+        if name.startswith('_'):
+            continue
+        for text in value if isinstance(value, (list, tuple)) else [value]:
+            if isinstance(text, str):
+                _refuse_control_characters(_option_of(name), text)
+
+
+def _refuse_control_characters(option, text):
+    for position, character in enumerate(text):
+        if unicodedata.category(character) in ('Cc', 'Cf', 'Zl', 'Zp'):
+            raise InvalidArgumentValueError(CONTROL_CHARACTERS.format(
+                option=option, character='U+{:04X}'.format(ord(character)), position=position))
+
+
+def _option_of(dest):
+    return {'resource_group_name': '--resource-group', 'registry_name': '--registry', 'run_name': '--name',
+            'pipeline_name': '--name/--pipeline'}.get(dest, '--' + dest.replace('_', '-'))
+
+
+def validate_resource_group(namespace):
+    value = getattr(namespace, 'resource_group_name', None)
+    if value is not None and not RESOURCE_GROUP_RE.fullmatch(value):
+        raise InvalidArgumentValueError("Invalid --resource-group '{}': {}.".format(value, RESOURCE_GROUP_RULE))
+
+
 def validate_registry_name(namespace):
+    """Every command's first check: no control characters anywhere, then resource group and registry."""
+    refuse_control_characters(namespace)
+    validate_resource_group(namespace)
     _check_name(namespace.registry_name, '--registry', 'myregistry')
 
 
@@ -82,6 +136,7 @@ def validate_existing_pipeline(namespace):
 
 def normalize_storage_container_uri(value):
     """Lower-case and check a storage container URI; never echo a query string (it may hold a SAS token)."""
+    _refuse_control_characters('--storage-container-uri', value)
     uri = value.strip().lower()
     parts = urlsplit(uri)
     shown = _shown(parts)
@@ -89,40 +144,68 @@ def normalize_storage_container_uri(value):
         raise InvalidArgumentValueError(
             "Invalid --storage-container-uri '{}': it must not carry a query string or fragment. Keep SAS tokens "
             "in Key Vault and pass the secret with --secret-uri; {}.".format(shown, STORAGE_CONTAINER_URI_RULE))
-    if parts.scheme != 'https' or not parts.hostname:
+    if parts.scheme != 'https' or not _has_valid_authority(parts):
         raise InvalidArgumentValueError("Invalid --storage-container-uri '{}': {}.".format(
             shown, STORAGE_CONTAINER_URI_RULE))
     segments = [s for s in parts.path.split('/') if s]
     container = None
-    if len(segments) == 1:
+    if len(segments) == 1 and not _is_emulator_host(parts.hostname):
         container = segments[0]
-    elif len(segments) == 2 and _is_path_style_host(parts.hostname) and ACCOUNT_NAME_RE.match(segments[0]):
+    elif len(segments) == 2 and _is_path_style_host(parts.hostname) and ACCOUNT_NAME_RE.fullmatch(segments[0]):
         container = segments[1]
-    if container is None or not CONTAINER_NAME_RE.match(container):
+    if container is None or not CONTAINER_NAME_RE.fullmatch(container):
         raise InvalidArgumentValueError("Invalid --storage-container-uri '{}': {}.".format(
             shown, STORAGE_CONTAINER_URI_RULE))
     return '{}://{}/{}'.format(parts.scheme, parts.netloc, '/'.join(segments))
 
 
 def _shown(parts):
-    """A URI as an error message may repeat it: without query or fragment, which may carry a SAS token."""
-    return '{}://{}{}'.format(parts.scheme, parts.netloc, parts.path) if parts.netloc else '<the given value>'
+    """A URI as an error message may repeat it: without user info, query or fragment, which may carry secrets."""
+    if not parts.netloc:
+        return '<the given value>'
+    return '{}://{}{}'.format(parts.scheme, parts.netloc.rpartition('@')[2], parts.path)
 
 
-def _is_path_style_host(hostname):
-    """Account-in-path URLs exist for the storage emulator and Azure Stack, never for <account>.blob.* hosts."""
+def _has_valid_authority(parts):
+    """A host name of DNS labels or an IP address, an optional port of 1-65535, and no user name or password."""
+    if '@' in parts.netloc or not parts.hostname:
+        return False
+    try:
+        port = parts.port
+    except ValueError:  # not a number, or above 65535
+        return False
+    if port == 0 or parts.netloc.endswith(':'):
+        return False
+    if _is_ip_address(parts.hostname):
+        return True
+    labels = parts.hostname.split('.')
+    return len(parts.hostname) <= 253 and all(HOST_LABEL_RE.fullmatch(label) for label in labels)
+
+
+def _is_ip_address(hostname):
     try:
         ipaddress.ip_address(hostname)
         return True
     except ValueError:
-        return '.blob.' not in hostname
+        return False
+
+
+def _is_emulator_host(hostname):
+    """The storage emulator's hosts serve accounts path-style only: a single segment names an account."""
+    return _is_ip_address(hostname) or hostname == 'localhost'
+
+
+def _is_path_style_host(hostname):
+    """Account-in-path URLs exist for the storage emulator and Azure Stack, never for <account>.blob.* hosts."""
+    return _is_ip_address(hostname) or '.blob.' not in hostname
 
 
 def normalize_secret_uri(value):
+    _refuse_control_characters('--secret-uri', value)
     uri = value.strip().lower()
     parts = urlsplit(uri)
-    if parts.scheme != 'https' or not parts.hostname or parts.query or parts.fragment \
-            or not SECRET_PATH_RE.match(parts.path):
+    if parts.scheme != 'https' or not _has_valid_authority(parts) or parts.query or parts.fragment \
+            or not SECRET_PATH_RE.fullmatch(parts.path):
         raise InvalidArgumentValueError("Invalid --secret-uri '{}': {}.".format(_shown(parts), SECRET_URI_RULE))
     return uri
 
@@ -157,8 +240,11 @@ def normalize_assign_identity(value):
     """None or '[system]' (any case) mean system-assigned (None); a user identity id is kept exactly as given."""
     if value is None or value.strip().lower() == SYSTEM_IDENTITY:
         return None
-    if not USER_IDENTITY_RE.match(value.strip()):
-        raise InvalidArgumentValueError("Invalid --assign-identity '{}': {}.".format(value, IDENTITY_RULE))
+    _refuse_control_characters('--assign-identity', value)
+    match = USER_IDENTITY_RE.fullmatch(value.strip())
+    if not match or not RESOURCE_GROUP_RE.fullmatch(match.group('group')):
+        shown = value.split('?')[0].split('#')[0]
+        raise InvalidArgumentValueError("Invalid --assign-identity '{}': {}.".format(shown, IDENTITY_RULE))
     return value.strip()
 
 
@@ -185,7 +271,7 @@ def validate_import_pipeline_create(namespace):
 
 def normalize_artifact(value):
     """Check one OCI reference; a bare repository means its `latest` tag, as docker pull would."""
-    match = ARTIFACT_RE.match(value)
+    match = ARTIFACT_RE.fullmatch(value)
     if not match or len(match.group('repository')) > MAX_REPOSITORY_LENGTH:
         raise InvalidArgumentValueError("Invalid --artifacts value '{}': {}.".format(value, ARTIFACT_RULE))
     if match.group('tag') is None and match.group('digest') is None:
@@ -213,10 +299,19 @@ def validate_pipeline_run_create(namespace):
     validate_registry_name(namespace)
     _check_name(namespace.pipeline_name, '--pipeline', 'mypipeline')
     _check_name(namespace.run_name, '--name', 'myrun01')
-    if not namespace.storage_blob or not namespace.storage_blob.strip():
-        raise InvalidArgumentValueError("--storage-blob must not be empty: give the blob's name in the pipeline's "
-                                        "storage container, e.g. --storage-blob myexport.tar")
+    validate_blob_name(namespace.storage_blob)
     namespace.artifacts = normalize_artifacts(namespace.artifacts, namespace.pipeline_type)
+
+
+def validate_blob_name(value):
+    if not value or not value.strip():
+        raise InvalidArgumentValueError("--storage-blob must not be empty: {}.".format(BLOB_RULE))
+    segments = value.split('/')
+    if len(value) > MAX_BLOB_NAME_LENGTH or len(segments) > MAX_BLOB_SEGMENTS \
+            or any(segment in ('.', '..') for segment in segments) or value.endswith(('.', '/')):
+        shown = value if len(value) <= 80 else value[:77] + '...'
+        raise InvalidArgumentValueError("Invalid --storage-blob '{}' ({} characters): {}.".format(
+            shown, len(value), BLOB_RULE))
 
 
 def validate_existing_run(namespace):

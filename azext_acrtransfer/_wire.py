@@ -9,6 +9,7 @@ side by side with a recorded request. Values arrive validated and normalised (se
 
 from dataclasses import dataclass
 from typing import Optional, Tuple
+from urllib.parse import quote
 
 DEFAULT_API_VERSION = '2025-06-01-preview'
 API_VERSION_CONFIG = ('acrtransfer', 'api_version')  # az config set acrtransfer.api_version=<v>
@@ -33,8 +34,16 @@ IMPORT_OPTIONS = ('OverwriteTags', 'DeleteSourceBlobOnSuccess', 'ContinueOnError
 SYSTEM_IDENTITY = '[system]'
 
 
+def path_segment(value: str) -> str:
+    """One URL path segment: every character that could end it or start a query ('/', '?', '#', '%', ...) is
+    percent-encoded, so no value can change which resource a request names (the validators refuse such values
+    first; this is the defence in depth)."""
+    return quote(value, safe='')
+
+
 def registry_path(subscription: str, resource_group: str, registry: str) -> str:
-    return REGISTRY_PATH.format(subscription=subscription, resource_group=resource_group, registry=registry)
+    return REGISTRY_PATH.format(subscription=path_segment(subscription), resource_group=path_segment(resource_group),
+                                registry=path_segment(registry))
 
 
 def collection_path(subscription: str, resource_group: str, registry: str, collection: str) -> str:
@@ -42,7 +51,7 @@ def collection_path(subscription: str, resource_group: str, registry: str, colle
 
 
 def resource_path(subscription: str, resource_group: str, registry: str, collection: str, name: str) -> str:
-    return '{}/{}'.format(collection_path(subscription, resource_group, registry, collection), name)
+    return '{}/{}'.format(collection_path(subscription, resource_group, registry, collection), path_segment(name))
 
 
 @dataclass(frozen=True)

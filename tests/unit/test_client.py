@@ -198,3 +198,11 @@ def test_no_wait_sends_nothing_after_the_put():
         time.sleep(0.3)  # a polling thread, if one had been started, would have sent its GETs by now
         assert poller.result()['name'] == 'run1'
     assert [r.method for r in sent] == ['PUT']
+
+
+def test_a_hostile_resource_group_cannot_rewrite_the_request_url():
+    sent, patch = scripted([(200, {}, {'name': 'run1'})])
+    with patch:
+        client().pipeline_runs.get('rg1/../../../rg2?x=1', 'reg1', 'run1')
+    assert sent[0].url == (BASE + RUNS.replace('/rg/', '/rg1%2F..%2F..%2F..%2Frg2%3Fx%3D1/') +
+                           '/run1?api-version=2025-06-01-preview')

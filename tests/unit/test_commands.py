@@ -52,6 +52,37 @@ BAD_COMMANDS = {
     'bad run name': ['acr', 'pipeline-run', 'create', *REG, '-p', 'pipe1', '-n', 'run', '-t', 'import', '-b', 'b'],
     'top zero': ['acr', 'pipeline-run', 'list', *REG, '--top', '0'],
     'top not a number': ['acr', 'pipeline-run', 'list', *REG, '--top', 'ten'],
+    # rules that cannot be bypassed
+    'registry with a trailing newline': ['acr', 'export-pipeline', 'list', '-g', 'rg1', '-r', 'myregistry\n'],
+    'run name with a trailing newline': ['acr', 'pipeline-run', 'show', *REG, '-n', 'myrun01\n'],
+    'resource group climbing out': ['acr', 'pipeline-run', 'show', '-g', 'rg1/../../../rg2', '-r', 'myregistry',
+                                    '-n', 'myrun01'],
+    'resource group with a query': ['acr', 'pipeline-run', 'list', '-g', 'rg1?x=1', '-r', 'myregistry'],
+    'resource group ending in a dot': ['acr', 'pipeline-run', 'clean', '-g', 'rg1.', '-r', 'myregistry'],
+    'resource group with a tab': ['acr', 'import-pipeline', 'show', '-g', 'rg\t1', '-r', 'myregistry', '-n', 'pipe1'],
+    'control character in a secret uri': ['acr', 'export-pipeline', 'create', *REG, '-n', 'pipe1', '-c', CONTAINER,
+                                          '-s', 'https://myvault.vault.azure.net/sec\nrets/sas'],
+    'blob ..': ['acr', 'pipeline-run', 'create', *REG, '-p', 'pipe1', '-n', 'run01', '-t', 'import', '-b', '..'],
+    'blob of 1025 characters': ['acr', 'pipeline-run', 'create', *REG, '-p', 'pipe1', '-n', 'run01', '-t', 'import',
+                                '-b', 'b' * 1025],
+    'blob ending in a dot': ['acr', 'pipeline-run', 'create', *REG, '-p', 'pipe1', '-n', 'run01', '-t', 'import',
+                             '-b', 'blob.'],
+    'container uri with a password': ['acr', 'export-pipeline', 'create', *REG, '-n', 'pipe1', '-s', SECRET,
+                                      '-c', 'https://user:SECRETSIG@mystorage.blob.core.windows.net/transfer'],
+    'container uri with port 99999': ['acr', 'export-pipeline', 'create', *REG, '-n', 'pipe1', '-s', SECRET,
+                                      '-c', 'https://mystorage.blob.core.windows.net:99999/transfer'],
+    'container uri with an invalid host': ['acr', 'export-pipeline', 'create', *REG, '-n', 'pipe1', '-s', SECRET,
+                                           '-c', 'https://my_storage!.blob.core.windows.net/transfer'],
+    'emulator uri without a container': ['acr', 'import-pipeline', 'create', *REG, '-n', 'pipe1', '-s', SECRET,
+                                         '-c', 'https://127.0.0.1:10000/account'],
+    'identity with a query': ['acr', 'import-pipeline', 'create', *REG, '-n', 'pipe1', '-c', CONTAINER, '-s', SECRET,
+                              '-i', '/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg/providers/'
+                                    'Microsoft.ManagedIdentity/userAssignedIdentities/id1?api-version=1'],
+    'identity with ..': ['acr', 'import-pipeline', 'create', *REG, '-n', 'pipe1', '-c', CONTAINER, '-s', SECRET,
+                         '-i', '/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg/providers/'
+                               'Microsoft.ManagedIdentity/userAssignedIdentities/id1/../../x'],
+    'artifact with a newline': ['acr', 'pipeline-run', 'create', *REG, '-p', 'pipe1', '-n', 'run01', '-t', 'export',
+                                '-b', 'blob', '-a', 'hello:1\n'],
 }
 
 

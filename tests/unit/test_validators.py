@@ -253,3 +253,130 @@ def test_top_must_be_positive(top):
     with pytest.raises(InvalidArgumentValueError, match='positive integer'):
         v.validate_top(Namespace(registry_name='myregistry', top=top))
     v.validate_top(Namespace(registry_name='myregistry', top=1))
+
+
+# ---- rules that cannot be bypassed ----
+
+@pytest.mark.parametrize('check, namespace', [
+    (v.validate_registry_name, Namespace(registry_name='myregistry\n')),
+    (v.validate_existing_pipeline, Namespace(registry_name='myregistry', pipeline_name='mypipeline\n')),
+    (v.validate_existing_run, Namespace(registry_name='myregistry', run_name='myrun01\n')),
+])
+def test_a_trailing_newline_never_passes_a_name_rule(check, namespace):
+    with pytest.raises(InvalidArgumentValueError):
+        check(namespace)
+
+
+@pytest.mark.parametrize('pattern, value', [
+    (v.NAME_RE, 'myregistry\n'), (v.EXISTING_RUN_NAME_RE, 'run_1\n'), (v.ACCOUNT_NAME_RE, 'acct\n'),
+    (v.CONTAINER_NAME_RE, 'transfer\n'), (v.SECRET_PATH_RE, '/secrets/sas\n'), (v.ARTIFACT_RE, 'hello:1\n'),
+    (v.RESOURCE_GROUP_RE, 'rg1\n'), (v.USER_IDENTITY_RE, UAI + '\n'),
+])
+def test_every_pattern_matches_the_whole_string(pattern, value):
+    assert pattern.fullmatch(value.rstrip('\n'))
+    assert not pattern.fullmatch(value)
+
+
+@pytest.mark.parametrize('field, value', [
+    ('resource_group_name', 'rg1\t'), ('registry_name', 'my\x00registry'), ('pipeline_name', 'my\rpipeline'),
+    ('secret_uri', 'https://kv.vault.azure.net/sec\nrets/sas'),
+    ('secret_uri', 'https://kv.vault.azure.net/secrets/s\x7f'),
+    ('storage_container_uri', 'https://a.blob.core.windows.net/trans\tfer'), ('options', ['OverwriteBlobs\x1b']),
+    ('assign_identity', UAI + '\u202e'), ('storage_container_uri', 'https://a.blob.core.windows.net/\u200btransfer'),
+])
+def test_control_and_invisible_characters_are_refused_in_every_argument(field, value):
+    namespace = pipeline_namespace(secret_uri='https://kv.vault.azure.net/secrets/sas', resource_group_name='rg1')
+    setattr(namespace, field, value)
+    with pytest.raises(InvalidArgumentValueError, match='control character'):
+        v.validate_export_pipeline_create(namespace)
+
+
+def test_control_characters_are_refused_in_run_arguments_too():
+    with pytest.raises(InvalidArgumentValueError, match=r'--storage-blob: it contains a control character \(U\+000A'):
+        v.validate_pipeline_run_create(run_namespace(storage_blob='blob\n'))
+    with pytest.raises(InvalidArgumentValueError, match='--artifacts'):
+        v.validate_pipeline_run_create(run_namespace(artifacts=['hello:1', 'hello:2\x00']))
+
+
+@pytest.mark.parametrize('group', ['rg1', 'My_Resource-Group.(1)', 'x' * 90, 'grupé', '(rg)', '-rg-'])
+def test_resource_groups_by_arms_rule_are_accepted(group):
+    v.validate_registry_name(Namespace(resource_group_name=group, registry_name='myregistry'))
+
+
+@pytest.mark.parametrize('group', ['', 'rg1.', 'x' * 91, 'rg1/../../../rg2', 'rg1?x=1', 'rg 1', 'rg#1', 'rg%2F1',
+                                   'rg1\\x', "rg'1"])
+def test_other_resource_groups_are_refused_with_the_rule(group):
+    with pytest.raises(InvalidArgumentValueError, match="Invalid --resource-group.*1-90 letters"):
+        v.validate_registry_name(Namespace(resource_group_name=group, registry_name='myregistry'))
+
+
+@pytest.mark.parametrize('blob', ['b', 'dir/sub/blob.tar', 'x' * 1024, '/'.join(['d'] * 254), 'a..b', '.hidden',
+                                  'my export (1).tar'])
+def test_blob_names_by_azures_rules_are_accepted(blob):
+    v.validate_pipeline_run_create(run_namespace(storage_blob=blob))
+
+
+@pytest.mark.parametrize('blob', ['..', '.', '../other/blob', 'dir/../blob', 'dir/./blob', 'x' * 1025, 'blob.',
+                                  'dir/', 'blob/.', '/'.join(['d'] * 255)])
+def test_other_blob_names_are_refused_with_the_rule(blob):
+    with pytest.raises(InvalidArgumentValueError, match="no '.' or '..' segment"):
+        v.validate_pipeline_run_create(run_namespace(storage_blob=blob))
+
+
+@pytest.mark.parametrize('uri', [
+    'https://user:pw@mystorage.blob.core.windows.net/transfer',   # userinfo
+    'https://user@mystorage.blob.core.windows.net/transfer',
+    'https://mystorage.blob.core.windows.net:99999/transfer',     # port out of range
+    'https://mystorage.blob.core.windows.net:0/transfer',
+    'https://mystorage.blob.core.windows.net:abc/transfer',
+    'https://mystorage.blob.core.windows.net:/transfer',
+    'https://my_storage.blob.core.windows.net/transfer',          # invalid host
+    'https://-storage.blob.core.windows.net/transfer',
+    'https://mystorage..blob.core.windows.net/transfer',
+    'https://127.0.0.1:10000/account',                            # IP host: account and container both needed
+    'https://localhost:10000/account',
+    'https://[::1]:10000/account',
+])
+def test_container_uris_with_userinfo_bad_authority_or_missing_container_are_refused(uri):
+    with pytest.raises(InvalidArgumentValueError) as error:
+        v.normalize_storage_container_uri(uri)
+    assert 'pw@' not in str(error.value) and 'user@' not in str(error.value)
+
+
+def test_container_uris_with_an_ip_v6_host_or_a_port_are_accepted():
+    assert v.normalize_storage_container_uri('https://[::1]:10000/account/transfer') == \
+        'https://[::1]:10000/account/transfer'
+    assert v.normalize_storage_container_uri('https://mystorage.blob.core.windows.net:443/transfer') == \
+        'https://mystorage.blob.core.windows.net:443/transfer'
+
+
+@pytest.mark.parametrize('uri', ['https://u:p@kv.vault.azure.net/secrets/sas',
+                                 'https://kv.vault.azure.net:99999/secrets/s',
+                                 'https://kv_1.vault.azure.net/secrets/sas'])
+def test_secret_uris_with_userinfo_or_bad_authority_are_refused(uri):
+    with pytest.raises(InvalidArgumentValueError, match='/secrets/<name>'):
+        v.normalize_secret_uri(uri)
+
+
+@pytest.mark.parametrize('value', [
+    UAI + '?api-version=1', UAI + '#x', UAI.replace('/resourceGroups/rg/', '/resourceGroups/../'),
+    UAI.replace('/resourceGroups/rg/', '/resourceGroups/rg/../rg/'), UAI.replace('/id1', '/..'),
+    UAI.replace('/id1', '/id1/..'), UAI.replace('00000000-0000-0000-0000-000000000000', 'sub1'),
+    UAI.replace('/resourceGroups/rg/', '/resourceGroups/rg./'),
+])
+def test_identity_ids_with_query_fragment_or_dot_segments_are_refused(value):
+    with pytest.raises(InvalidArgumentValueError, match="no query, fragment or '..'") as error:
+        v.normalize_assign_identity(value)
+    assert 'api-version' not in str(error.value)
+
+
+@pytest.mark.parametrize('normalize, value', [
+    (v.normalize_secret_uri, 'https://kv.vault.azure.net/secrets/sas\n'),
+    (v.normalize_secret_uri, 'https://kv.vault.azure.net/sec\trets/sas'),
+    (v.normalize_storage_container_uri, 'https://a.blob.core.windows.net/trans\rfer'),
+    (v.normalize_assign_identity, UAI + '\n'),
+])
+def test_uri_rules_refuse_control_characters_themselves(normalize, value):
+    """urlsplit drops tabs and newlines before the check; the raw value would be sent."""
+    with pytest.raises(InvalidArgumentValueError, match='control character'):
+        normalize(value)

@@ -61,3 +61,11 @@ def test_import_run_body_has_no_force_update_tag_unless_asked():
     body = w.ImportRun(PIPELINE_ID, 'blob1').to_wire()
     assert body == {'properties': {'request': {'pipelineResourceId': PIPELINE_ID,
                                                'source': {'type': 'AzureStorageBlob', 'name': 'blob1'}}}}
+
+
+def test_every_path_segment_is_percent_encoded():
+    path = w.resource_path('sub', 'rg1/../../../rg2', 'reg?x=1', w.PIPELINE_RUNS, 'run#1%2F')
+    assert path == ('/subscriptions/sub/resourceGroups/rg1%2F..%2F..%2F..%2Frg2/providers/'
+                    'Microsoft.ContainerRegistry/registries/reg%3Fx%3D1/pipelineRuns/run%231%252F')
+    assert w.registry_path('s', 'rg(1).x_-', 'reg') == \
+        '/subscriptions/s/resourceGroups/rg%281%29.x_-/providers/Microsoft.ContainerRegistry/registries/reg'
