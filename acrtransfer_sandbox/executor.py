@@ -107,7 +107,9 @@ class RunExecutor:
 
     def fail_interrupted_runs(self) -> None:
         for run in self.store.all_resources():
-            if run["type"].endswith("/pipelineRuns") \
+            if run["type"].endswith("/pipelineRuns") and run["properties"]["provisioningState"] == "Deleting":
+                self.store.delete(run["id"])  # a deletion the restart cut short: it was accepted, finish it
+            elif run["type"].endswith("/pipelineRuns") \
                     and run["properties"]["provisioningState"] not in TERMINAL_RUN_STATES:
                 percent = run["properties"]["response"].get("progress", {}).get("percentage", "0")
                 self._finish(run["id"], None, failure=INTERRUPTED_MESSAGE.format(percent))

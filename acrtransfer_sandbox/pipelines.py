@@ -4,6 +4,8 @@ The wire format follows what the service answers (see the conformance recordings
 with provisioningState Succeeded and generated identity principal ids (identity type in camelCase); a run PUT
 answers 201 with Azure-AsyncOperation + Retry-After and is executed in the background by the run executor.
 """
+import asyncio
+import os
 import re
 import uuid
 from typing import Optional
@@ -26,6 +28,10 @@ EXPORT_OPTIONS = {"OverwriteBlobs", "ContinueOnErrors"}
 IMPORT_OPTIONS = {"OverwriteTags", "DeleteSourceBlobOnSuccess", "ContinueOnErrors"}
 ACCESS_MODES = {"managedidentity": "ManagedIdentity", "sastoken": "SasToken"}
 TERMINAL_RUN_STATES = {"Succeeded", "Failed", "Canceled"}
+# ACRSANDBOX_ASYNC_RUN_DELETE=1: a run DELETE answers 202 + Location (the spec's long-running form) and the run
+# reads Deleting for this long before it is gone.
+ASYNC_RUN_DELETE_SETTING = "ACRSANDBOX_ASYNC_RUN_DELETE"
+ASYNC_DELETE_SECONDS = 1.0
 
 
 class PipelineKind:
@@ -167,10 +173,14 @@ def validate_run_request(request_body: dict, pipeline: dict) -> dict:
 class PipelineApi:
     """The routes of the three resource types for one cloud; runs are handed to `executor.start`."""
 
-    def __init__(self, cloud: CloudConfig, store: ResourceStore, executor):
+    def __init__(self, cloud: CloudConfig, store: ResourceStore, executor, async_run_delete: Optional[bool] = None):
         self.cloud = cloud
         self.store = store
         self.executor = executor
+        if async_run_delete is None:
+            async_run_delete = os.environ.get(ASYNC_RUN_DELETE_SETTING, "") == "1"
+        self.async_run_delete = async_run_delete
+        self._run_deletions: dict = {}  # operation id -> run id, for the Location of a 202 DELETE
 
     def routes(self) -> web.RouteTableDef:
         routes = web.RouteTableDef()
@@ -186,6 +196,8 @@ class PipelineApi:
         routes.delete(ci_path(f"{registry}/pipelineRuns/{{name}}"))(self.delete_run)
         routes.get(ci_path(f"{registry}/pipelineRuns"))(self._bind(self.list_children, "pipelineRuns"))
         routes.get(ci_path(f"{registry}/pipelineRuns/{{name}}/operationStatuses/{{operation}}"))(self.get_operation)
+        routes.get(ci_path(f"{registry}/pipelineRuns/{{name}}/operationResults/{{operation}}"))(
+            self.get_delete_result)
         return routes
 
     @staticmethod
@@ -340,10 +352,48 @@ class PipelineApi:
             return error
         run_id = self._resource_id(request, "pipelineRuns")
         existing = self.store.get(run_id)
-        if existing and existing["properties"]["provisioningState"] not in TERMINAL_RUN_STATES:
+        state = existing["properties"]["provisioningState"] if existing else None
+        if existing and state not in TERMINAL_RUN_STATES and state != "Deleting":
             return arm_error(409, "Conflict", f"The pipeline run '{request.match_info['name']}' is still in progress "
                                               "and cannot be deleted yet.")
+        if existing and self.async_run_delete:
+            return self._start_run_deletion(request, run_id, existing)
         return web.Response(status=200 if self.store.delete(run_id) else 204)
+
+    def _start_run_deletion(self, request, run_id: str, run: dict) -> web.Response:
+        """202 + Location, as the spec allows; the Location answers 202 while the run reads Deleting, then 204.
+        (Guess: the service's Location URL shape is not in the spec; this one follows ARM's operationResults.)"""
+        if run["properties"]["provisioningState"] != "Deleting":
+            run["properties"]["provisioningState"] = "Deleting"
+            self.store.put(run_id, run)
+            asyncio.get_running_loop().call_later(ASYNC_DELETE_SECONDS, self._finish_run_deletion, run_id)
+        operation_id = str(uuid.uuid4())
+        self._run_deletions[operation_id] = run_id
+        return web.Response(status=202, headers=self._delete_result_headers(request, operation_id))
+
+    def _delete_result_headers(self, request, operation_id: str) -> dict:
+        url = (f"{self.cloud.front_url}{quote(self._resource_id(request, 'pipelineRuns'))}/operationResults/"
+               f"{operation_id}?api-version={API_VERSION}")
+        return {"Location": url, "Retry-After": RETRY_AFTER_SECONDS}
+
+    def _finish_run_deletion(self, run_id: str) -> None:
+        run = self.store.get(run_id)
+        if run and run["properties"]["provisioningState"] == "Deleting":
+            self.store.delete(run_id)
+
+    async def get_delete_result(self, request):
+        error = self._registry_or_error(request)
+        if error:
+            return error
+        run_id = self._run_deletions.get(request.match_info["operation"])
+        if run_id is None or run_id != self._resource_id(request, "pipelineRuns"):
+            return arm_error(404, "OperationNotFound", f"Operation '{request.match_info['operation']}' was not found.")
+        run = self.store.get(run_id)
+        if run and run["properties"]["provisioningState"] == "Deleting":
+            return web.Response(status=202, headers=self._delete_result_headers(request,
+                                                                                request.match_info["operation"]))
+        self._run_deletions.pop(request.match_info["operation"], None)
+        return web.Response(status=204)
 
     async def get_operation(self, request):
         error = self._registry_or_error(request)

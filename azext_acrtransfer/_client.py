@@ -136,10 +136,12 @@ class ContainerRegistryTransferClient:  # pylint: disable=too-few-public-methods
             raise HttpResponseError(response=response, error_format=ARMErrorFormat)
         return pipeline_response
 
-    def begin(self, pipeline_response, final_result, operation, polling_interval=DEFAULT_POLLING_INTERVAL):
-        """Wrap the initial response of a long-running request in an LROPoller (ARM polling rules)."""
+    def begin(self, pipeline_response, final_result, operation, polling_interval=None):
+        """Wrap the initial response of a long-running request in an LROPoller (ARM polling rules; the interval
+        applies when the service sends no Retry-After)."""
+        interval = DEFAULT_POLLING_INTERVAL if polling_interval is None else polling_interval
         return LROPoller(self._pipeline_client, pipeline_response, final_result,
-                         _TransferPolling(operation, polling_interval))
+                         _TransferPolling(operation, interval))
 
     def answered(self, pipeline_response, final_result):
         """A poller that is already done (--no-wait): it never sends anything, it only holds the first answer."""
@@ -241,7 +243,7 @@ class ResourceOperations:
         return ItemPaged(get_page, extract)
 
     def begin_create_or_update(self, resource_group, registry, name, body,
-                               polling_interval=DEFAULT_POLLING_INTERVAL, no_wait=False):
+                               polling_interval=None, no_wait=False):
         """PUT, then poll to the end; with no_wait the poller only holds the PUT's answer and sends nothing."""
         operation = self._operation('PUT', name)
         initial = self._client.send('PUT', self.url(resource_group, registry, name), body, operation=operation)
@@ -249,7 +251,7 @@ class ResourceOperations:
             return self._client.answered(initial, _json_body(operation))
         return self._client.begin(initial, _json_body(operation), operation, polling_interval)
 
-    def begin_delete(self, resource_group, registry, name, polling_interval=DEFAULT_POLLING_INTERVAL):
+    def begin_delete(self, resource_group, registry, name, polling_interval=None):
         operation = self._operation('DELETE', name)
         initial = self._client.send('DELETE', self.url(resource_group, registry, name), operation=operation)
         return self._client.begin(initial, lambda response: None, operation, polling_interval)

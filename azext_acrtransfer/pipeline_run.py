@@ -6,7 +6,8 @@
 import time
 from datetime import datetime, timezone
 
-from azure.cli.core.azclierror import AzureResponseError
+from azure.cli.core.azclierror import AzCLIError, AzureResponseError, InvalidArgumentValueError
+from azure.core.exceptions import AzureError
 from knack.log import get_logger
 
 from ._format import start_time_of
@@ -31,6 +32,14 @@ STORAGE_ROLE_HINT = ("Hint: storage refused the pipeline's managed identity. Ass
                      "Contributor' (export, or import with DeleteSourceBlobOnSuccess) or 'Storage Blob Data "
                      "Reader' (import) on the storage account.")
 TERMINAL_STATES = ('Succeeded', 'Failed', 'Canceled')
+CLEAN_SUMMARY = 'Deleted {deleted} failed pipeline-run(s); {failed} deletion(s) failed.'
+# azure-core's HTTP connection pool keeps 10 connections per host: more deletions in flight would open and
+# drop a connection each time.
+DEFAULT_CLEAN_CONCURRENCY = 10
+MAX_CLEAN_CONCURRENCY = 16
+CLEAN_CONCURRENCY_CONFIG = ('acrtransfer', 'clean_concurrency')
+BAD_CLEAN_CONCURRENCY = ("Invalid acrtransfer.clean_concurrency '{value}': give a number of deletions in flight "
+                         "from 1 to {maximum}, e.g. az config set acrtransfer.clean_concurrency=4")
 _FORBIDDEN_MARKERS = ('403', 'forbidden', 'authorizationfailure', 'authorizationpermissionmismatch',
                       'authenticationfailed', 'not authorized', 'does not have')
 _KEY_VAULT_MARKERS = ('key vault', 'keyvault', 'vault.azure', 'secret')
@@ -149,24 +158,52 @@ def delete_pipeline_run(client, resource_group_name, registry_name, run_name):
     delete_existing(client.pipeline_runs, resource_group_name, registry_name, run_name)
 
 
-def clean_pipeline_runs(client, resource_group_name, registry_name, dry_run=False):
-    """Delete every run whose provisioningState is Failed; with --dry-run only list them."""
-    from azure.core.exceptions import HttpResponseError
-
+def clean_pipeline_runs(cmd, client, resource_group_name, registry_name, dry_run=False):
+    """Delete every run whose provisioningState is Failed, several at a time, waiting for each deletion to end
+    (200, 204, or 202 + Location followed to its end); with --dry-run only list them."""
     failed = [run for run in client.pipeline_runs.list(resource_group_name, registry_name)
               if (run.get('properties') or {}).get('provisioningState') == 'Failed']
     if dry_run:
         logger.warning('%d failed pipeline-run(s) would be deleted.', len(failed))
         return failed
-    deleted, errors = [], []
-    for run in failed:
-        try:
-            client.pipeline_runs.begin_delete(resource_group_name, registry_name, run['name']).result()
-            deleted.append(run['name'])
-        except HttpResponseError as error:
-            errors.append('{}: {}'.format(run['name'], error.message))
-    summary = 'Deleted {} failed pipeline-run(s); {} deletion(s) failed.'.format(len(deleted), len(errors))
+    names = [run['name'] for run in failed]
+    errors = delete_runs(client, resource_group_name, registry_name, names, clean_concurrency(cmd.cli_ctx))
+    deleted = [name for name in names if name not in errors]
+    summary = CLEAN_SUMMARY.format(deleted=len(deleted), failed=len(errors))
     if errors:
-        raise AzureResponseError('{}\n{}'.format(summary, '\n'.join(errors)))
+        raise AzureResponseError('{}\n{}'.format(summary, '\n'.join(
+            '{}: {}'.format(name, errors[name]) for name in names if name in errors)))
     logger.warning(summary)
     return {'deleted': len(deleted), 'failed': 0, 'deletedRuns': deleted}
+
+
+def clean_concurrency(cli_ctx):
+    """How many deletions `clean` keeps in flight: `az config set acrtransfer.clean_concurrency=<1-16>` or
+    AZURE_ACRTRANSFER_CLEAN_CONCURRENCY (1 deletes one run after the other)."""
+    section, option = CLEAN_CONCURRENCY_CONFIG
+    value = cli_ctx.config.get(section, option, None)
+    try:
+        concurrency = int(value) if value not in (None, '') else DEFAULT_CLEAN_CONCURRENCY
+    except ValueError:
+        concurrency = 0
+    if not 1 <= concurrency <= MAX_CLEAN_CONCURRENCY:
+        raise InvalidArgumentValueError(BAD_CLEAN_CONCURRENCY.format(value=value, maximum=MAX_CLEAN_CONCURRENCY))
+    return concurrency
+
+
+def delete_runs(client, resource_group_name, registry_name, names, concurrency):
+    """DELETE the runs, at most `concurrency` at a time, each followed to its end; {name: error text} of those
+    whose deletion failed."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def delete(name):
+        try:
+            client.pipeline_runs.begin_delete(resource_group_name, registry_name, name).result()
+            return name, None
+        except (AzureError, AzCLIError) as error:
+            return name, (getattr(error, 'message', None) or str(error)).strip().splitlines()[0]
+
+    if not names:
+        return {}
+    with ThreadPoolExecutor(max_workers=min(concurrency, len(names))) as pool:
+        return {name: error for name, error in pool.map(delete, names) if error is not None}
