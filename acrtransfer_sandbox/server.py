@@ -16,6 +16,7 @@ from .certs import ensure_certificates
 from .config import ACR_AUDIENCE, ARM_AUDIENCE, STORAGE_CONTAINER, CloudConfig, SandboxConfig
 from .credentials import SandboxCredentials
 from .executor import RunExecutor
+from .faults import FaultInjector, NetworkConditions
 from .http_common import PATH_NOT_NORMALISED, access_log_middleware, arm_error, bearer_auth_middleware, \
     normalised_paths_middleware
 from .identity import build_identity_routes, is_identity_endpoint
@@ -86,12 +87,16 @@ async def serve(config: SandboxConfig) -> None:
     server_ssl = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     server_ssl.load_cert_chain(str(tls["cert"]), str(tls["key"]))
     runners = []
+    faults = FaultInjector(NetworkConditions.from_environment())
+    if faults.conditions.active:
+        log.warning("network conditions: %s", faults.describe())
     for cloud in config.clouds:
         apps = [(make_front_app(cloud, store, issuer, credentials, executor), cloud.front_port),
                 (make_secrets_app(cloud, store, issuer), cloud.vault_port),
                 (make_registry_front_app(cloud.registry_upstream_url, cloud.registry_name, cloud.login_server,
                                          aad_token_verifier(issuer, cloud)), cloud.registry_front_port)]
-        for app, port in apps:
+        for (app, port), front in zip(apps, ("arm", "keyvault", "registry")):
+            faults.apply(app, front, is_identity_endpoint if front == "arm" else lambda _request: False)
             runner = web.AppRunner(app, access_log=None)
             await runner.setup()
             await web.TCPSite(runner, "127.0.0.1", port, ssl_context=server_ssl).start()
