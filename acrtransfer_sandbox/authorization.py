@@ -126,6 +126,8 @@ def build_authorization_routes(cloud: CloudConfig, store: ResourceStore) -> web.
             p = doc["properties"]
             if (p["principalId"].lower() == props["principalId"].lower() and p["scope"].lower() == scope.lower()
                     and _role_id_of(p["roleDefinitionId"]) == role_id):
+                if doc["name"].lower() == request.match_info["name"].lower():
+                    return json_response(doc, status=200)  # the same PUT again (a retry): idempotent, as in ARM
                 return arm_error(409, "RoleAssignmentExists", "The role assignment already exists. The ID of the "
                                                               f"existing role assignment is {doc['name']}.")
         name = request.match_info["name"]

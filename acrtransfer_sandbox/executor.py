@@ -91,6 +91,13 @@ class RunExecutor:
     def operation(self, operation_id: str) -> Optional[dict]:
         return self.store.get_bookkeeping(OPERATIONS_KEY, {}).get(operation_id)
 
+    def running_operation(self, run_id: str) -> Optional[str]:
+        """The id of the operation still in progress for this run, if any."""
+        for operation_id, record in self.store.get_bookkeeping(OPERATIONS_KEY, {}).items():
+            if record["status"] == "InProgress" and (record.get("runId") or "").lower() == run_id.lower():
+                return operation_id
+        return None
+
     def record_finished_operation(self, run: dict) -> str:
         operation_id = str(uuid.uuid4())
         self._save_operation(operation_id, _operation_record(operation_id, run))

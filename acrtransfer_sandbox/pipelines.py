@@ -316,6 +316,11 @@ class PipelineApi:
         existing = self.store.get(run_id)
         force_tag = properties.get("forceUpdateTag")
         if existing and existing["properties"]["provisioningState"] not in TERMINAL_RUN_STATES:
+            running = self.executor.running_operation(run_id)
+            if running and run_request == existing["properties"]["request"] \
+                    and force_tag == existing["properties"].get("forceUpdateTag"):
+                # The same PUT again (a client retrying after a lost answer): ARM PUT is idempotent.
+                return json_response(existing, status=201, headers=self._async_headers(request, running))
             return arm_error(409, "Conflict", f"The pipeline run '{name}' is still in progress; "
                                               "wait for it to finish before updating it.")
         if existing and (force_tag is None or force_tag == existing["properties"].get("forceUpdateTag")):

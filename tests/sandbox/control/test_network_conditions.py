@@ -2,6 +2,7 @@
 and faults injected at a rate with a seed (acrtransfer_sandbox/faults.py)."""
 import asyncio
 import time
+import uuid
 
 import aiohttp
 import pytest
@@ -12,6 +13,7 @@ from acrtransfer_sandbox import pipelines
 from acrtransfer_sandbox.faults import FaultInjector, NetworkConditions
 
 from .harness import API, export_pipeline_body, export_run_body, run_path, sas_storage
+from .test_authorization import _assign
 
 
 def test_a_run_delete_can_answer_202_with_a_location_the_client_follows(sandbox, monkeypatch):
@@ -123,3 +125,16 @@ def test_slow_answers_latency_and_exempt_paths():
     (status, seconds, exempt), handled = _serve(injector, scenario, exempt=lambda request: "/oauth2/" in request.path)
     assert status == 200 and seconds >= 0.4 and exempt == 200 and len(handled) == 2
     assert injector.injected["slow"] == 1
+
+
+def test_a_role_assignment_put_retried_after_a_lost_answer_is_idempotent(sandbox):
+    cloud = sandbox.target
+    name = str(uuid.uuid4())
+
+    async def scenario(client):
+        first = await _assign(client, cloud.storage_account_id, name=name)
+        again = await _assign(client, cloud.storage_account_id, name=name)
+        return first, again
+
+    (first, created), (again, repeated) = sandbox.run(scenario, cloud)
+    assert (first, again) == (201, 200) and repeated == created

@@ -357,16 +357,21 @@ def test_operation_status_is_in_progress_with_retry_after_until_the_run_ends(san
             await client.get(operation_path)
         during = await client.get(operation_path)
         during = (during.headers.get("Retry-After"), await during.json())
-        busy_put = await client.put(run_path(cloud, RUN_NAME) + API, json=export_run_body(pipeline["id"]))
+        retried_put = await client.put(run_path(cloud, RUN_NAME) + API, json=export_run_body(pipeline["id"]))
+        same_operation = _local(retried_put.headers["Azure-AsyncOperation"]) == operation_path
+        busy_put = await client.put(run_path(cloud, RUN_NAME) + API,
+                                    json=export_run_body(pipeline["id"], blob="other.tar"))
         busy_delete = await client.delete(run_path(cloud, RUN_NAME) + API)
         engine.release()
         await sandbox.wait_finished(run_path(cloud, RUN_NAME))
         after = await client.get(operation_path)
-        return during, (busy_put.status, busy_delete.status), (after.headers.get("Retry-After"), await after.json())
+        return during, (retried_put.status, same_operation, busy_put.status, busy_delete.status), \
+            (after.headers.get("Retry-After"), await after.json())
 
     (retry_during, during), busy, (retry_after, after) = sandbox.run(scenario)
     assert (retry_during, during["status"]) == ("1", "InProgress")
-    assert busy == (409, 409)
+    assert busy == (201, True, 409, 409)  # the same PUT again is idempotent; another one waits for the run
+    assert len(engine.calls) == 1
     assert (retry_after, after["status"]) == (None, "Succeeded")
 
 
