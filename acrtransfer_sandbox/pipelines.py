@@ -29,9 +29,9 @@ IMPORT_OPTIONS = {"OverwriteTags", "DeleteSourceBlobOnSuccess", "ContinueOnError
 ACCESS_MODES = {"managedidentity": "ManagedIdentity", "sastoken": "SasToken"}
 TERMINAL_RUN_STATES = {"Succeeded", "Failed", "Canceled"}
 # ACRSANDBOX_ASYNC_RUN_DELETE=1: a run DELETE answers 202 + Location (the spec's long-running form) and the run
-# reads Deleting for this long before it is gone.
+# reads Deleting for this long before it is gone: within the Retry-After the answer gives, as a service would.
 ASYNC_RUN_DELETE_SETTING = "ACRSANDBOX_ASYNC_RUN_DELETE"
-ASYNC_DELETE_SECONDS = 1.0
+ASYNC_DELETE_SECONDS = 0.8
 
 
 class PipelineKind:

@@ -21,6 +21,7 @@ from azure.core.configuration import Configuration
 from azure.core.exceptions import DecodeError, HttpResponseError, ResourceNotFoundError, map_error
 from azure.core.paging import ItemPaged
 from azure.core.pipeline import policies
+from azure.core.pipeline.transport import RequestsTransport  # pylint: disable=no-name-in-module
 from azure.core.polling import LROPoller, NoPolling
 from azure.core.polling.base_polling import OperationFailed
 from azure.core.rest import HttpRequest
@@ -34,6 +35,9 @@ DEFAULT_POLLING_INTERVAL = 5  # seconds, when the service sends no Retry-After
 # A registry holds at most a few thousand runs; a list needing more pages than this is a service loop.
 MAX_LIST_PAGES = 1000
 _ERROR_MAP = {404: ResourceNotFoundError}
+# Connections kept per host: as many as `pipeline-run clean` has deletions in flight (requests keeps 10, and
+# drops and reopens every connection beyond them).
+CONNECTIONS_PER_HOST = 16
 
 NOT_JSON = ("The answer to {operation} (HTTP {status}) is not the JSON document Azure Resource Manager sends "
             "(Content-Type: {content_type}). A proxy or gateway between you and Azure may have answered instead; "
@@ -83,6 +87,15 @@ class _TransferClientConfiguration(Configuration):  # pylint: disable=too-many-i
             policies.BearerTokenCredentialPolicy(credential, *scopes, **kwargs)
 
 
+class _TransferTransport(RequestsTransport):
+    """azure-core's requests transport with a connection pool of CONNECTIONS_PER_HOST."""
+
+    def _init_session(self, session):
+        super()._init_session(session)
+        for adapter in set(session.adapters.values()):
+            adapter.init_poolmanager(CONNECTIONS_PER_HOST, CONNECTIONS_PER_HOST)
+
+
 class ContainerRegistryTransferClient:  # pylint: disable=too-few-public-methods
     """Operations on exportPipelines, importPipelines and pipelineRuns of one subscription."""
 
@@ -103,7 +116,9 @@ class ContainerRegistryTransferClient:  # pylint: disable=too-few-public-methods
             policies.DistributedTracingPolicy(**kwargs),
             config.http_logging_policy,
         ]
-        self._pipeline_client = ARMPipelineClient(base_url=base_url, policies=pipeline_policies, **kwargs)
+        transport = kwargs.pop('transport', None) or _TransferTransport(**kwargs)
+        self._pipeline_client = ARMPipelineClient(base_url=base_url, policies=pipeline_policies, transport=transport,
+                                                  **kwargs)
         self._config = config
         self.export_pipelines = ResourceOperations(self, _wire.EXPORT_PIPELINES)
         self.import_pipelines = ResourceOperations(self, _wire.IMPORT_PIPELINES)

@@ -33,9 +33,8 @@ STORAGE_ROLE_HINT = ("Hint: storage refused the pipeline's managed identity. Ass
                      "Reader' (import) on the storage account.")
 TERMINAL_STATES = ('Succeeded', 'Failed', 'Canceled')
 CLEAN_SUMMARY = 'Deleted {deleted} failed pipeline-run(s); {failed} deletion(s) failed.'
-# azure-core's HTTP connection pool keeps 10 connections per host: more deletions in flight would open and
-# drop a connection each time.
-DEFAULT_CLEAN_CONCURRENCY = 10
+# At most as many deletions in flight as the client keeps connections (_client.CONNECTIONS_PER_HOST).
+DEFAULT_CLEAN_CONCURRENCY = 16
 MAX_CLEAN_CONCURRENCY = 16
 CLEAN_CONCURRENCY_CONFIG = ('acrtransfer', 'clean_concurrency')
 BAD_CLEAN_CONCURRENCY = ("Invalid acrtransfer.clean_concurrency '{value}': give a number of deletions in flight "

@@ -90,7 +90,7 @@ def test_clean_deletes_every_failed_run_concurrently_and_waits_for_each():
     assert result == {'deleted': 30, 'failed': 0, 'deletedRuns': FAILED}
     assert sorted(peer.deleted) == FAILED  # no succeeded run touched
     assert all(polls == 2 for polls in peer.locations.values()) and len(peer.locations) == 10
-    assert 1 < peer.most_in_flight <= 10
+    assert 10 < peer.most_in_flight <= 16
 
 
 def test_clean_reports_exact_counts_and_each_failure():
