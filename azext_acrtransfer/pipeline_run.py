@@ -160,13 +160,14 @@ def delete_pipeline_run(client, resource_group_name, registry_name, run_name):
 def clean_pipeline_runs(cmd, client, resource_group_name, registry_name, dry_run=False):
     """Delete every run whose provisioningState is Failed, several at a time, waiting for each deletion to end
     (200, 204, or 202 + Location followed to its end); with --dry-run only list them."""
+    concurrency = clean_concurrency(cmd.cli_ctx)  # a bad setting is refused before any request
     failed = [run for run in client.pipeline_runs.list(resource_group_name, registry_name)
               if (run.get('properties') or {}).get('provisioningState') == 'Failed']
     if dry_run:
         logger.warning('%d failed pipeline-run(s) would be deleted.', len(failed))
         return failed
     names = [run['name'] for run in failed]
-    errors = delete_runs(client, resource_group_name, registry_name, names, clean_concurrency(cmd.cli_ctx))
+    errors = delete_runs(client, resource_group_name, registry_name, names, concurrency)
     deleted = [name for name in names if name not in errors]
     summary = CLEAN_SUMMARY.format(deleted=len(deleted), failed=len(errors))
     if errors:

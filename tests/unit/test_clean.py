@@ -27,9 +27,11 @@ class Peer:
     def __init__(self, refuse=()):
         self.refuse = set(refuse)
         self.deleted, self.locations, self.in_flight, self.most_in_flight = [], {}, 0, 0
+        self.requests = 0
         self.lock = threading.Lock()
 
     def send(self, _adapter, request, **_):
+        self.requests += 1
         path = request.url.split('?')[0]
         if request.method == 'GET' and path == BASE + RUNS:
             return self.page(request)
@@ -116,3 +118,10 @@ def test_one_at_a_time_when_configured():
 def test_the_concurrency_setting_is_checked(value):
     with pytest.raises(InvalidArgumentValueError, match='from 1 to 16'):
         clean_concurrency(command(value).cli_ctx)
+
+
+def test_a_bad_concurrency_setting_is_refused_before_any_request():
+    peer = Peer()
+    with answering(peer), pytest.raises(InvalidArgumentValueError):
+        clean_pipeline_runs(command('0'), client(), 'rg', 'reg1')
+    assert peer.requests == 0
