@@ -76,5 +76,7 @@ class ResourceStore:
         # The mode given to open applies only when it creates the file: a temporary file left by a crash keeps its own.
         os.fchmod(fd, 0o600)
         with os.fdopen(fd, "w") as out:
-            json.dump(self._data, out, indent=1)
+            # One compact json.dumps: only that takes the C encoder (json.dump and indent= are pure Python, 4x
+            # slower), and every change of every request rewrites this file.
+            out.write(json.dumps(self._data, separators=(",", ":")))
         os.replace(tmp, self._path)
