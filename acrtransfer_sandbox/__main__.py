@@ -24,6 +24,14 @@ def main(argv=None) -> int:
     large.add_argument("--cloud", choices=["source", "target"], default="source")
     large.add_argument("--image", default="large:latest", help="repository:tag")
     large.add_argument("--size-mb", type=int, default=256)
+    small = commands.add_parser("push-small-images",
+                                help="push COUNT one-layer images of distinct digests, tagged <tag-prefix><n> "
+                                     "(batches of runs); prints reference -> digest as JSON")
+    small.add_argument("--cloud", choices=["source", "target"], default="source")
+    small.add_argument("--repository", required=True)
+    small.add_argument("--count", type=int, required=True)
+    small.add_argument("--tag-prefix", default="v")
+    small.add_argument("--start", type=int, default=1, help="the first n")
     args = parser.parse_args(argv)
     config = SandboxConfig.from_environment()
     try:
@@ -37,6 +45,9 @@ def main(argv=None) -> int:
             server.main(config)
         elif args.command == "push-large-image":
             print(bootstrap.push_large(config.cloud(args.cloud), args.image, args.size_mb))
+        elif args.command == "push-small-images":
+            print(json.dumps(bootstrap.push_small(config.cloud(args.cloud), args.repository, args.count,
+                                                  args.tag_prefix, args.start), indent=2))
         elif args.command == "clock":
             path = clock_offset_file(config)
             path.parent.mkdir(parents=True, exist_ok=True)

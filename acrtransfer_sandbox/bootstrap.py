@@ -24,7 +24,7 @@ from .config import REPO_ROOT, STORAGE_CONTAINER, CloudConfig, SandboxConfig
 from .credentials import SandboxCredentials, write_private_file
 from .sas import account_sas
 from .server import load_credentials
-from .transfer import RegistryClient, push_large_image, push_sample_images
+from .transfer import RegistryClient, push_large_image, push_sample_images, push_small_images
 
 AZURITE_BIN = REPO_ROOT / ".tools" / "node_modules" / ".bin" / "azurite-blob"
 START_TIMEOUT_SECONDS = 30
@@ -140,6 +140,15 @@ def push_large(cloud: CloudConfig, image: str, size_mb: int) -> str:
         async with aiohttp.ClientSession() as session:
             return await push_large_image(RegistryClient(session, cloud.registry_upstream_url), repository,
                                           tag or "latest", size_mb * 1024 * 1024)
+    return asyncio.run(push())
+
+
+def push_small(cloud: CloudConfig, repository: str, count: int, tag_prefix: str, start: int) -> dict:
+    """Push ``count`` small images of distinct digests; returns reference -> digest."""
+    async def push() -> dict:
+        async with aiohttp.ClientSession() as session:
+            return await push_small_images(RegistryClient(session, cloud.registry_upstream_url), repository, count,
+                                           tag_prefix, start)
     return asyncio.run(push())
 
 

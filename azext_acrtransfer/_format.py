@@ -130,3 +130,23 @@ def import_pipeline_table(result):
 
 def pipeline_run_table(result):
     return _rows(result, _pipeline_run_row)
+
+
+def _pipeline_run_batch_row(item):
+    """One row per batch: a run as the service reports it, or (--dry-run) a planned batch."""
+    if 'action' in item and 'request' not in item:
+        return OrderedDict([('NAME', item.get('name')), ('STORAGE_BLOB', item.get('storageBlob')),
+                            ('ARTIFACTS', len(item.get('artifacts') or [])), ('ACTION', item.get('action')),
+                            ('REASON', item.get('reason'))])
+    request, response = item.get('request') or {}, item.get('response') or {}
+    blob = (request.get('target') or request.get('source') or {}).get('name')
+    return OrderedDict([('NAME', item.get('name')), ('STORAGE_BLOB', blob),
+                        ('ARTIFACTS', len(request.get('artifacts') or response.get('importedArtifacts') or [])),
+                        ('STATUS', response.get('status') or item.get('provisioningState')),
+                        ('START_TIME', format_start_time(response.get('startTime'))),
+                        ('DURATION', format_duration(response.get('startTime'), response.get('finishedTime'))),
+                        ('ERROR_MESSAGE', response.get('pipelineRunErrorMessage') or '')])
+
+
+def pipeline_run_batch_table(result):
+    return _rows(result, _pipeline_run_batch_row)

@@ -159,6 +159,41 @@ examples:
         az acr pipeline-run create -g $MyRG -r $MyReg -p $MyPipeline -n $MyPipelineRun -t import -b $MyBlob --no-wait
 """
 
+helps['acr pipeline-run create-batch'] = """
+type: command
+short-summary: Export or import any number of artifacts as concurrent, resumable pipeline-runs of at most 50.
+long-summary: >
+    Export: the artifacts (from --artifacts, --artifacts-file and the tags of --repository, in that order,
+    duplicates dropped) are split in their order into batches of at most 50; batch n is run <name-prefix>n into
+    blob <storage-blob-prefix>-n (n zero-padded to 3 digits), so the same input always gives the same batches.
+    Every reference is checked before any run starts. Running the same command again skips the batches whose run
+    Succeeded with the same artifacts, runs the failed ones again with a fresh forceUpdateTag, and waits for
+    those still running. At most --max-concurrent-runs runs go at once (default 5: enough to overlap the runs'
+    waiting, few enough to stay far inside ARM's read quota and not to split the registry's and storage's
+    bandwidth further). Progress goes to stderr; the command exits non-zero when any batch failed, after all
+    the others finished. --manifest-file records per batch the run, blob, artifacts, importedArtifacts,
+    catalogDigest and status: carry it across with the blobs, and import from it. An import batch skips blobs
+    the source trigger already imported.
+examples:
+  - name: Export the artifacts listed in a file and every v1.x tag of a repository, writing a manifest.
+    text: >
+        az acr pipeline-run create-batch -g $MyRG -r $MyReg --pipeline $MyExportPipeline --name-prefix rel42
+        --storage-blob-prefix rel42 --artifacts-file artifacts.txt --repository myapp --tag-filter '^v1\\.'
+        --manifest-file rel42.json
+  - name: Show the batches without starting anything.
+    text: >
+        az acr pipeline-run create-batch -g $MyRG -r $MyReg -p $MyExportPipeline --name-prefix rel42
+        --storage-blob-prefix rel42 --repository myapp --dry-run -o table
+  - name: In the target cloud, import the blobs of the carried manifest.
+    text: >
+        az acr pipeline-run create-batch -t import -g $MyRG -r $MyReg -p $MyImportPipeline --name-prefix rel42in
+        --manifest-file rel42.json -o table
+  - name: Import blobs by name, two runs at a time.
+    text: >
+        az acr pipeline-run create-batch -t import -g $MyRG -r $MyReg -p $MyImportPipeline --name-prefix rel42in
+        --storage-blobs rel42-001 rel42-002 rel42-003 --max-concurrent-runs 2
+"""
+
 helps['acr pipeline-run show'] = """
 type: command
 short-summary: Show a pipeline-run.

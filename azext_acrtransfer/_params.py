@@ -5,6 +5,7 @@
 
 from azure.cli.core.commands.parameters import get_enum_type, get_three_state_flag
 
+from ._validators import DEFAULT_MAX_CONCURRENT_RUNS, MAX_CONCURRENT_RUNS
 from ._wire import EXPORT_OPTIONS, IMPORT_OPTIONS, STORAGE_ACCESS_MODES
 
 REGISTRY_HELP = ('The name of the container registry. You can configure the default registry name using '
@@ -58,3 +59,34 @@ def load_arguments(self, _):
         c.argument('top', type=int, help='List only the n most recent pipeline-runs, by start time.')
     with self.argument_context('acr pipeline-run clean') as c:
         c.argument('dry_run', action='store_true', help='List the failed pipeline-runs that would be deleted.')
+
+    with self.argument_context('acr pipeline-run create-batch') as c:
+        c.argument('pipeline_name', options_list=['--pipeline', '-p'], help='The name of the pipeline to run.')
+        c.argument('pipeline_type', options_list=['--pipeline-type', '-t'],
+                   arg_type=get_enum_type(['import', 'export']), default='export',
+                   help='The type of the pipeline. Default: export.')
+        c.argument('name_prefix', options_list=['--name-prefix'],
+                   help='2-47 letters and digits; the runs are named <prefix>001, <prefix>002, ...')
+        c.argument('storage_blob_prefix', options_list=['--storage-blob-prefix'],
+                   help='Export only: the blobs are named <prefix>-001, <prefix>-002, ...')
+        c.argument('artifacts', options_list=['--artifacts', '-a'], nargs='+',
+                   help='Export only: space-separated artifacts, <repository>:<tag> or <repository>@sha256:<digest> '
+                        '(a bare repository means :latest); any number, 50 per run.')
+        c.argument('artifacts_file', options_list=['--artifacts-file'],
+                   help="Export only: a file with one artifact reference a line; blank lines and '#' comments are "
+                        "ignored.")
+        c.argument('repository', options_list=['--repository'], nargs='+',
+                   help="Export only: export the tags of these repositories (listed on the registry's data plane).")
+        c.argument('tag_filter', options_list=['--tag-filter'],
+                   help='Export only, with --repository: a regular expression the tags must contain a match of '
+                        "(anchor it with ^ and $ for whole tags), e.g. '^v1\\.'.")
+        c.argument('storage_blobs', options_list=['--storage-blobs'], nargs='+',
+                   help='Import only: the blobs to import, one run each.')
+        c.argument('manifest_file', options_list=['--manifest-file'],
+                   help='Export: write a JSON manifest of the batches here (pipeline; per batch run, blob, artifacts, '
+                        'importedArtifacts, catalogDigest, status). Import: import the blobs of this manifest.')
+        c.argument('max_concurrent_runs', options_list=['--max-concurrent-runs'], type=int,
+                   help='How many runs go at once, 1-{}. Default: {}.'.format(
+                       MAX_CONCURRENT_RUNS, DEFAULT_MAX_CONCURRENT_RUNS))
+        c.argument('dry_run', action='store_true',
+                   help='List the batches (run, blob, artifacts) and what would be done with each; start nothing.')

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 from azure.cli.core.azclierror import (
     ArgumentUsageError,
+    FileOperationError,
     InvalidArgumentValueError,
     MutuallyExclusiveArgumentError,
     RequiredArgumentMissingError,
@@ -325,3 +326,127 @@ def validate_top(namespace):
     if namespace.top is not None and namespace.top < 1:
         raise InvalidArgumentValueError("Invalid --top '{}': give a positive integer, the number of most recent "
                                         "runs to list, e.g. --top 10.".format(namespace.top))
+
+
+# ---- pipeline-run create-batch ----------------------------------------------------------------------------
+
+NAME_PREFIX_RE = re.compile(r'^[a-zA-Z0-9]{2,47}$')  # + a 3-digit index: the 5-50 letters and digits of a run name
+REPOSITORY_RE = re.compile(r'^{c}(?:/{c})*$'.format(c=_REPOSITORY_COMPONENT))
+MAX_BLOB_PREFIX_LENGTH = 1019   # + '-' and the index: Azure's 1024 characters of a blob name
+# Concurrency: 5 keeps the batch's ARM reads (one LRO poll and one progress GET per run every few seconds) far
+# inside a subscription's 12,000 reads an hour, leaves at most 250 artifacts in flight, and past a few runs the
+# runs mostly share the same registry egress and storage bandwidth. benchmarks/batch_concurrency.py measures it.
+DEFAULT_MAX_CONCURRENT_RUNS = 5
+MAX_CONCURRENT_RUNS = 20
+
+
+def _refuse_export_options(options):
+    given = [option for option, value in options if value]
+    if given:
+        raise ArgumentUsageError("{} appl{} to export batches only: an import batch imports every artifact of its "
+                                 "blobs. Drop {}, or use --pipeline-type export.".format(
+                                     ', '.join(given), 'ies' if len(given) == 1 else 'y', ' '.join(given)))
+
+
+def _artifacts_of_file(path):
+    from ._batch_plan import parse_artifacts_file
+    try:
+        with open(path, encoding='utf-8-sig') as handle:
+            lines = parse_artifacts_file(handle.read())
+    except (OSError, UnicodeDecodeError) as error:
+        raise FileOperationError("Cannot read --artifacts-file '{}': {}.".format(path, getattr(
+            error, 'strerror', None) or error)) from None
+    references = []
+    for number, reference in lines:
+        try:
+            references.append(normalize_artifact(reference))
+        except InvalidArgumentValueError:
+            raise InvalidArgumentValueError("Invalid reference '{}' on line {} of --artifacts-file '{}': {}.".format(
+                reference, number, path, ARTIFACT_RULE)) from None
+    return references
+
+
+def read_batch_manifest(path):
+    """The export manifest an import batch starts from; a clear error when it cannot be one."""
+    from ._batch_plan import ManifestError, parse_manifest
+    try:
+        with open(path, encoding='utf-8') as handle:
+            return parse_manifest(handle.read())
+    except (OSError, UnicodeDecodeError) as error:
+        raise FileOperationError("Cannot read --manifest-file '{}': {}.".format(path, getattr(
+            error, 'strerror', None) or error)) from None
+    except ManifestError as error:
+        raise InvalidArgumentValueError("Invalid --manifest-file '{}': {}. Give the manifest `az acr pipeline-run "
+                                        "create-batch --pipeline-type export --manifest-file` wrote.".format(
+                                            path, error)) from None
+
+
+def _check_manifest_destination(path):
+    import os
+    directory = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path) or not os.path.isdir(directory):
+        raise FileOperationError("Cannot write --manifest-file '{}': give a file path in an existing directory."
+                                 .format(path))
+
+
+def _validate_export_batch(namespace):
+    if namespace.storage_blobs:
+        raise ArgumentUsageError("--storage-blobs applies to import batches only: an export batch names its blobs "
+                                 "<--storage-blob-prefix>-<index>. Drop --storage-blobs, or use --pipeline-type "
+                                 "import.")
+    prefix = (namespace.storage_blob_prefix or '').strip()
+    if not prefix or prefix.endswith(('/', '.')) or len(prefix) > MAX_BLOB_PREFIX_LENGTH:
+        raise InvalidArgumentValueError("Invalid --storage-blob-prefix '{}': give 1-{} characters not ending in '/' "
+                                        "or '.'; the batches' blobs are <prefix>-001, <prefix>-002, ..., e.g. "
+                                        "--storage-blob-prefix release42".format(prefix, MAX_BLOB_PREFIX_LENGTH))
+    namespace.storage_blob_prefix = prefix
+    references = [normalize_artifact(value) for value in namespace.artifacts or []]
+    if namespace.artifacts_file:
+        references += _artifacts_of_file(namespace.artifacts_file)
+    for repository in namespace.repository or []:
+        if not REPOSITORY_RE.match(repository) or len(repository) > MAX_REPOSITORY_LENGTH:
+            raise InvalidArgumentValueError("Invalid --repository '{}': expected a lowercase repository path, e.g. "
+                                            "hello-world or team/app.".format(repository))
+    if namespace.tag_filter is not None:
+        if not namespace.repository:
+            raise ArgumentUsageError("--tag-filter selects tags of --repository: give --repository too.")
+        try:
+            re.compile(namespace.tag_filter)
+        except re.error as error:
+            raise InvalidArgumentValueError("Invalid --tag-filter '{}': not a regular expression ({}); e.g. "
+                                            "--tag-filter '^v1\\.'".format(namespace.tag_filter, error)) from None
+    if not references and not namespace.repository:
+        raise RequiredArgumentMissingError("An export batch needs artifacts: --artifacts a b c ..., --artifacts-file "
+                                           "FILE (one reference a line) and/or --repository REPO [--tag-filter RE].")
+    namespace.artifacts = list(dict.fromkeys(references))
+    if namespace.manifest_file:
+        _check_manifest_destination(namespace.manifest_file)
+
+
+def _validate_import_batch(namespace):
+    _refuse_export_options((('--artifacts', namespace.artifacts), ('--artifacts-file', namespace.artifacts_file),
+                            ('--repository', namespace.repository), ('--tag-filter', namespace.tag_filter),
+                            ('--storage-blob-prefix', namespace.storage_blob_prefix)))
+    if bool(namespace.storage_blobs) == bool(namespace.manifest_file):
+        raise MutuallyExclusiveArgumentError("An import batch needs exactly one of --storage-blobs b1 b2 ... and "
+                                             "--manifest-file FILE (the manifest of the export batch).")
+    for blob in namespace.storage_blobs or []:
+        if not blob.strip():
+            raise InvalidArgumentValueError("--storage-blobs must not contain an empty name, e.g. --storage-blobs "
+                                            "release42-001 release42-002")
+    if namespace.manifest_file:
+        read_batch_manifest(namespace.manifest_file)
+
+
+def validate_pipeline_run_create_batch(namespace):
+    validate_registry_name(namespace)
+    _check_name(namespace.pipeline_name, '--pipeline', 'mypipeline')
+    _check_name(namespace.name_prefix, '--name-prefix', 'release42', NAME_PREFIX_RE,
+                "use 2-47 letters and digits (the runs are <prefix>001, <prefix>002, ...), e.g. '{}'")
+    if namespace.max_concurrent_runs is not None and not 1 <= namespace.max_concurrent_runs <= MAX_CONCURRENT_RUNS:
+        raise InvalidArgumentValueError("Invalid --max-concurrent-runs '{}': give 1-{} (default {}).".format(
+            namespace.max_concurrent_runs, MAX_CONCURRENT_RUNS, DEFAULT_MAX_CONCURRENT_RUNS))
+    if namespace.pipeline_type == 'import':
+        _validate_import_batch(namespace)
+    else:
+        _validate_export_batch(namespace)

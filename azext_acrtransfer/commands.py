@@ -7,7 +7,8 @@ from azure.cli.core.commands import CliCommandType
 
 from . import _validators as v
 from ._client_factory import cf_acrtransfer, cf_export_pipelines, cf_import_pipelines
-from ._format import export_pipeline_table, flatten_output, import_pipeline_table, pipeline_run_table
+from ._format import (export_pipeline_table, flatten_output, import_pipeline_table, pipeline_run_batch_table,
+                      pipeline_run_table)
 from ._redact import redacting_exception_handler
 
 
@@ -32,11 +33,16 @@ def load_command_table(self, _):
                              validator=v.validate_existing_pipeline)
 
     run_custom = CliCommandType(operations_tmpl='azext_acrtransfer.pipeline_run#{}', client_factory=cf_acrtransfer)
+    batch_custom = CliCommandType(operations_tmpl='azext_acrtransfer.pipeline_run_batch#{}',
+                                  client_factory=cf_acrtransfer)
     with self.command_group('acr pipeline-run', custom_command_type=run_custom, is_preview=True,
                             client_factory=cf_acrtransfer, exception_handler=redacting_exception_handler) as g:
         g.custom_command('create', 'create_pipeline_run', supports_no_wait=True,
                          validator=v.validate_pipeline_run_create, transform=flatten_output,
                          table_transformer=pipeline_run_table)
+        g.custom_command('create-batch', 'create_pipeline_run_batch', custom_command_type=batch_custom,
+                         validator=v.validate_pipeline_run_create_batch, transform=flatten_output,
+                         table_transformer=pipeline_run_batch_table)
         g.custom_show_command('show', 'show_pipeline_run', validator=v.validate_existing_run,
                               transform=flatten_output, table_transformer=pipeline_run_table)
         g.custom_command('list', 'list_pipeline_runs', validator=v.validate_top, transform=flatten_output,

@@ -85,6 +85,32 @@ def _json_bytes(data: dict) -> bytes:
     return json.dumps(data, separators=(',', ':')).encode()
 
 
+# ---- many small images, for batches of runs ------------------------------------------------------------------------
+
+async def push_small_images(registry: RegistryClient, repository: str, count: int, tag_prefix: str = 'v',
+                            start: int = 1) -> dict[str, str]:
+    """Push ``count`` one-layer images tagged ``<tag_prefix><n>`` (n from ``start``), each with a config of its own
+    so every tag has a digest of its own; the layer is shared. Returns reference -> manifest digest."""
+    layer = gzip.compress(_tar_of({'hello/small.txt': b'one small layer, shared by every small image\n'}), mtime=0)
+    diff_id = sha256_digest(gzip.decompress(layer))
+    layer_descriptor = {'mediaType': OCI_LAYER_GZIP, 'size': len(layer),
+                        'digest': await registry.upload_small_blob(repository, layer)}
+    pushed = {}
+    for number in range(start, start + count):
+        tag = '{}{}'.format(tag_prefix, number)
+        config = _json_bytes({'architecture': 'amd64', 'os': 'linux', 'created': CREATED,
+                              'config': {'Labels': {'image': '{}:{}'.format(repository, tag)}},
+                              'rootfs': {'type': 'layers', 'diff_ids': [diff_id]}})
+        config_descriptor = {'mediaType': OCI_CONFIG, 'size': len(config),
+                             'digest': await registry.upload_small_blob(repository, config)}
+        content = _json_bytes({'schemaVersion': 2, 'mediaType': OCI_MANIFEST, 'config': config_descriptor,
+                               'layers': [layer_descriptor]})
+        manifest = Manifest(OCI_MANIFEST, sha256_digest(content), content)
+        await registry.put_manifest(repository, tag, manifest)
+        pushed['{}:{}'.format(repository, tag)] = manifest.digest
+    return pushed
+
+
 # ---- a large image for the benchmark ------------------------------------------------------------------------------
 
 async def push_large_image(registry: RegistryClient, repository: str, tag: str, total_bytes: int,

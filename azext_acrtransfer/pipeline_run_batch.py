@@ -1,0 +1,305 @@
+# --------------------------------------------------------------------------------------------
+# Copyright (c) The acrtransfer authors. Licensed under the MIT License.
+# --------------------------------------------------------------------------------------------
+"""az acr pipeline-run create-batch: any number of artifacts (or blobs) as batches of runs of at most 50, run
+concurrently, resumable, with a manifest of what went into which blob.
+
+Planning and the per-batch decisions are pure (_batch_plan.py); this module gathers the input, asks ARM what
+already exists, runs what needs running and reports. Every batch is decided before the first PUT, so bad input
+or a missing pipeline stops the command before anything starts.
+"""
+
+import json
+import os
+import tempfile
+import threading
+from collections import deque
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Optional
+
+from azure.cli.core.azclierror import AzureResponseError, InvalidArgumentValueError
+from knack.log import get_logger
+
+from . import _batch_plan as plan
+from ._utils import get_existing
+from ._validators import DEFAULT_MAX_CONCURRENT_RUNS, normalize_artifact, read_batch_manifest
+from ._wire import ExportRun, ImportRun
+from .pipeline_run import describe_failure
+
+logger = get_logger(__name__)
+
+PROGRESS_INTERVAL = 5  # seconds between progress lines, and between GETs of the running runs for their progress
+
+BATCH_PLANNED = "%(kind)s batch of %(runs)d run(s) with pipeline '%(pipeline)s': %(summary)s."
+BATCH_DECISION = "  %(run)s (blob '%(blob)s'%(artifacts)s): %(action)s, %(reason)s."
+BATCH_PROGRESS = "Batch: {done}/{total} run(s) done ({failed} failed), {running}{waiting} waiting."
+BATCH_RUN_ENDED = "  %(run)s: %(status)s%(detail)s."
+BATCH_FAILED = ("{failed} of {total} batch(es) failed:\n{details}\nThe other batches finished. Fix the cause and run "
+                "the same command again: it skips the batches that succeeded and runs the failed ones again.")
+NO_MATCHING_TAGS = "No tag of repository '{repository}' matches --tag-filter '{pattern}' ({count} tag(s) listed)."
+NO_TAGS = "Repository '{repository}' has no tags."
+NOT_EXPORTED = "its export did not succeed (status {status}), so there is no blob to import"
+ACTION_WORDS = {plan.CREATE: 'start', plan.RERUN: 'run again', plan.SKIP: 'skip', plan.FOLLOW: 'wait for it',
+                plan.TRIGGERED: 'skip', plan.CONFLICT: 'cannot start'}
+
+
+@dataclass
+class Outcome:
+    batch: plan.Batch
+    action: str
+    status: str
+    run: Optional[dict] = None
+    error: Optional[str] = None
+
+    @property
+    def failed(self):
+        return self.status != plan.SUCCEEDED
+
+
+def create_pipeline_run_batch(cmd, client, resource_group_name, registry_name, pipeline_name, name_prefix,
+                              pipeline_type='export', storage_blob_prefix=None, artifacts=None,
+                              artifacts_file=None,  # pylint: disable=unused-argument
+                              repository=None, tag_filter=None, storage_blobs=None, manifest_file=None,
+                              max_concurrent_runs=None, dry_run=False):
+    """Arguments arrive validated: --artifacts and --artifacts-file merged into `artifacts`, normalised, deduped."""
+    export = pipeline_type != 'import'
+    pipelines = client.export_pipelines if export else client.import_pipelines
+    pipeline = get_existing(pipelines, resource_group_name, registry_name, pipeline_name)
+    not_exported = []
+    if export:
+        references = list(artifacts or []) + _repository_tags(cmd, resource_group_name, registry_name,
+                                                              repository or [], tag_filter)
+        batches = plan.plan_export(name_prefix, storage_blob_prefix, references)
+    elif manifest_file:
+        batches, not_exported = plan.plan_import_from_manifest(name_prefix, read_batch_manifest(manifest_file))
+    else:
+        batches = plan.plan_import_from_blobs(name_prefix, storage_blobs)
+
+    runs = list(client.pipeline_runs.list(resource_group_name, registry_name))
+    by_name = {run.get('name'): run for run in runs}
+    decisions = [plan.decide_export(batch, pipeline['id'], by_name.get(batch.run_name)) if export
+                 else plan.decide_import(batch, pipeline['id'], by_name.get(batch.run_name), runs)
+                 for batch in batches]
+    _log_plan(pipeline_type, pipeline_name, batches, decisions, not_exported)
+    if dry_run:
+        return [_planned(batch, decision) for batch, decision in zip(batches, decisions)]
+
+    manifest = _ManifestWriter(manifest_file if export else None, pipeline_name, pipeline_type, registry_name)
+    runner = _BatchRunner(client, resource_group_name, registry_name, pipeline, export,
+                          max_concurrent_runs or DEFAULT_MAX_CONCURRENT_RUNS, manifest.record)
+    outcomes = runner.run(list(zip(batches, decisions)))
+    outcomes += [Outcome(_not_exported_batch(name_prefix, entry), plan.SKIP, entry['status'],
+                         error=NOT_EXPORTED.format(status=entry['status'])) for entry in not_exported]
+    outcomes.sort(key=lambda outcome: outcome.batch.index)
+    failed = [outcome for outcome in outcomes if outcome.failed]
+    if failed:
+        raise AzureResponseError(BATCH_FAILED.format(failed=len(failed), total=len(outcomes), details='\n'.join(
+            '  {} (blob \'{}\'): {}'.format(o.batch.run_name, o.batch.blob, o.error or o.status) for o in failed)))
+    return [outcome.run for outcome in outcomes]
+
+
+# ---- input ----------------------------------------------------------------------------------------------------
+
+def _repository_tags(cmd, resource_group_name, registry_name, repositories, tag_filter):
+    """`<repository>:<tag>` for the tags of each repository the filter finds, listed on the registry's data plane."""
+    if not repositories:
+        return []
+    from ._registry import RegistryDataClient, registry_login_server
+    registry = RegistryDataClient(cmd.cli_ctx, registry_login_server(cmd, resource_group_name, registry_name))
+    references = []
+    for repository in repositories:
+        tags = registry.list_tags(repository)
+        chosen = plan.matching_tags(tags, tag_filter)
+        if not chosen:
+            raise InvalidArgumentValueError(NO_MATCHING_TAGS.format(repository=repository, pattern=tag_filter,
+                                                                    count=len(tags)) if tags and tag_filter
+                                            else NO_TAGS.format(repository=repository))
+        references += [normalize_artifact('{}:{}'.format(repository, tag)) for tag in chosen]
+    return references
+
+
+def _not_exported_batch(name_prefix, entry):
+    return plan.Batch(entry['index'], plan.run_name_for(name_prefix, entry['index']), entry['blob'],
+                      tuple(entry.get('artifacts') or ()))
+
+
+# ---- reporting ------------------------------------------------------------------------------------------------
+
+def _log_plan(pipeline_type, pipeline_name, batches, decisions, not_exported):
+    counts = {}
+    for decision in decisions:
+        counts[decision.action] = counts.get(decision.action, 0) + 1
+    summary = ', '.join('{} {}'.format(count, ACTION_WORDS[action]) for action, count in sorted(counts.items()))
+    if not_exported:
+        summary += '{}{} not exported'.format(', ' if summary else '', len(not_exported))
+    logger.warning(BATCH_PLANNED, {'kind': pipeline_type.capitalize(), 'runs': len(batches) + len(not_exported),
+                                   'pipeline': pipeline_name, 'summary': summary or 'nothing to do'})
+    for batch, decision in zip(batches, decisions):
+        artifacts = ', {} artifact(s)'.format(len(batch.artifacts)) if batch.artifacts else ''
+        logger.warning(BATCH_DECISION, {'run': batch.run_name, 'blob': batch.blob, 'artifacts': artifacts,
+                                        'action': ACTION_WORDS[decision.action], 'reason': decision.reason})
+    for entry in not_exported:
+        logger.warning(BATCH_DECISION, {'run': entry.get('runName'), 'blob': entry['blob'], 'artifacts': '',
+                                        'action': 'cannot import',
+                                        'reason': NOT_EXPORTED.format(status=entry['status'])})
+
+
+def _planned(batch, decision):
+    """What --dry-run lists for a batch."""
+    return {'index': batch.index, 'name': batch.run_name, 'storageBlob': batch.blob,
+            'artifacts': list(batch.artifacts), 'action': decision.action, 'reason': decision.reason}
+
+
+class _ManifestWriter:
+    """The export manifest, rewritten (atomically) each time a batch ends, so it is right even if the command is
+    interrupted."""
+
+    def __init__(self, path, pipeline_name, pipeline_type, registry_name):
+        self.path = path
+        self.header = (pipeline_name, pipeline_type, registry_name)
+        self.entries = {}
+        self.lock = threading.Lock()
+
+    def record(self, outcome):
+        if not self.path:
+            return
+        with self.lock:
+            self.entries[outcome.batch.index] = plan.manifest_entry(outcome.batch, outcome.status, outcome.run,
+                                                                    outcome.error)
+            manifest = plan.build_manifest(*self.header, list(self.entries.values()))
+            directory = os.path.dirname(os.path.abspath(self.path))
+            handle, temporary = tempfile.mkstemp(prefix='.manifest-', dir=directory)
+            with os.fdopen(handle, 'w', encoding='utf-8') as stream:
+                json.dump(manifest, stream, indent=2)
+                stream.write('\n')
+            os.replace(temporary, self.path)
+
+
+# ---- running --------------------------------------------------------------------------------------------------
+
+class _Active:  # pylint: disable=too-few-public-methods
+    """A batch whose run is going: started by us (poller) or found running (followed by GET)."""
+
+    def __init__(self, batch, decision, watched_name, poller=None):
+        self.batch = batch
+        self.decision = decision
+        self.watched_name = watched_name
+        self.poller = poller
+        self.percent = '0'
+
+
+class _BatchRunner:  # pylint: disable=too-many-instance-attributes
+    """Starts at most `limit` runs at once, refills as runs end, prints progress, and returns one Outcome per
+    batch. Each started run is followed by its own LROPoller (a thread of azure-core's), which wakes the loop."""
+
+    def __init__(self, client, resource_group_name, registry_name, pipeline, export, limit, on_outcome):
+        self.client = client
+        self.group = resource_group_name
+        self.registry = registry_name
+        self.pipeline = pipeline
+        self.export = export
+        self.limit = limit
+        self.on_outcome = on_outcome
+        self.wake = threading.Event()
+        self.outcomes = []
+        self.total = 0
+        self.last_progress = None
+
+    def run(self, work):
+        self.total = len(work)
+        waiting = deque()
+        for batch, decision in work:
+            if decision.action in (plan.SKIP, plan.TRIGGERED):
+                self._end(Outcome(batch, decision.action, plan.SUCCEEDED, decision.run))
+            elif decision.action == plan.CONFLICT:
+                self._end(Outcome(batch, decision.action, plan.FAILED, decision.run, decision.reason))
+            else:
+                waiting.append((batch, decision))
+        active = []
+        while waiting or active:
+            while waiting and len(active) < self.limit:
+                started = self._start(*waiting.popleft())
+                if started:
+                    active.append(started)
+            if not active:
+                continue
+            self.wake.wait(PROGRESS_INTERVAL)
+            self.wake.clear()
+            active = [item for item in active if not self._ended(item)]
+            if active or waiting:
+                self._progress(active, len(waiting))
+        return self.outcomes
+
+    def _start(self, batch, decision):
+        from azure.core.exceptions import HttpResponseError
+        if decision.action == plan.FOLLOW:
+            return _Active(batch, decision, decision.run['name'])
+        force_update_tag = datetime.now(timezone.utc).isoformat() if decision.action == plan.RERUN else None
+        if self.export:
+            body = ExportRun(self.pipeline['id'], batch.blob, batch.artifacts, force_update_tag).to_wire()
+        else:
+            body = ImportRun(self.pipeline['id'], batch.blob, force_update_tag).to_wire()
+        try:
+            poller = self.client.pipeline_runs.begin_create_or_update(self.group, self.registry, batch.run_name, body)
+        except HttpResponseError as error:
+            self._end(Outcome(batch, decision.action, plan.FAILED, error='the service refused the run: {}'.format(
+                error.message)))
+            return None
+        poller.add_done_callback(lambda _: self.wake.set())
+        return _Active(batch, decision, batch.run_name, poller)
+
+    def _ended(self, item):
+        """Record the outcome if the item's run has ended; refresh its progress otherwise."""
+        from azure.core.exceptions import HttpResponseError
+        if item.poller is not None and not item.poller.done():
+            return False
+        try:
+            run = self.client.pipeline_runs.get(self.group, self.registry, item.watched_name)
+        except HttpResponseError as error:
+            if item.poller is None:
+                return False   # following a run by GET: try again next round
+            self._end(Outcome(item.batch, item.decision.action, plan.FAILED,
+                              error='its state could not be read: {}'.format(error.message)))
+            return True
+        state = plan.run_state(run)
+        if state == 'Running':
+            item.percent = ((run.get('properties') or {}).get('response') or {}).get('progress', {}).get(
+                'percentage') or item.percent
+            return False
+        error = describe_failure(run, self.pipeline) if state != plan.SUCCEEDED else None
+        self._end(Outcome(item.batch, item.decision.action, state, run, error))
+        return True
+
+    def _end(self, outcome):
+        self.outcomes.append(outcome)
+        self.on_outcome(outcome)
+        response = ((outcome.run or {}).get('properties') or {}).get('response') or {}
+        if outcome.action in (plan.SKIP, plan.TRIGGERED, plan.CONFLICT):
+            return
+        detail = ', {} artifact(s)'.format(len(response.get('importedArtifacts') or [])) if not outcome.failed \
+            else ': {}'.format(outcome.error)
+        logger.warning(BATCH_RUN_ENDED, {'run': (outcome.run or {}).get('name') or outcome.batch.run_name,
+                                         'status': outcome.status, 'detail': detail})
+
+    def _progress(self, active, waiting):
+        for item in active:
+            if item.poller is not None:   # poller-followed runs: one GET for their percentage
+                self._refresh_percent(item)
+        running = ', '.join('{} {}%'.format(item.watched_name, item.percent) for item in active)
+        line = BATCH_PROGRESS.format(done=len(self.outcomes), total=self.total,
+                                     failed=sum(1 for o in self.outcomes if o.failed),
+                                     running='running: {};'.format(running) if running else '',
+                                     waiting=' {}'.format(waiting))
+        if line != self.last_progress:   # a long run at one percentage does not repeat its line every round
+            logger.warning('%s', line)
+            self.last_progress = line
+
+    def _refresh_percent(self, item):
+        from azure.core.exceptions import HttpResponseError
+        try:
+            run = self.client.pipeline_runs.get(self.group, self.registry, item.watched_name)
+        except HttpResponseError:
+            return   # progress only: the poller decides when the run has ended
+        item.percent = (((run.get('properties') or {}).get('response') or {}).get('progress') or {}).get(
+            'percentage') or item.percent
