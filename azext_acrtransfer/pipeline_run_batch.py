@@ -72,7 +72,8 @@ def create_pipeline_run_batch(cmd, client, resource_group_name, registry_name, p
                                                               repository or [], tag_filter)
         batches = plan.plan_export(name_prefix, storage_blob_prefix, references)
     elif manifest_file:
-        batches, not_exported = plan.plan_import_from_manifest(name_prefix, read_batch_manifest(manifest_file))
+        batches, unexported = plan.plan_import_from_manifest(name_prefix, read_batch_manifest(manifest_file))
+        not_exported = [(_not_exported_batch(name_prefix, entry), entry['status']) for entry in unexported]
     else:
         batches = plan.plan_import_from_blobs(name_prefix, storage_blobs)
 
@@ -89,8 +90,8 @@ def create_pipeline_run_batch(cmd, client, resource_group_name, registry_name, p
     runner = _BatchRunner(client, resource_group_name, registry_name, pipeline, export,
                           max_concurrent_runs or DEFAULT_MAX_CONCURRENT_RUNS, manifest.record)
     outcomes = runner.run(list(zip(batches, decisions)))
-    outcomes += [Outcome(_not_exported_batch(name_prefix, entry), plan.SKIP, entry['status'],
-                         error=NOT_EXPORTED.format(status=entry['status'])) for entry in not_exported]
+    outcomes += [Outcome(batch, plan.SKIP, status, error=NOT_EXPORTED.format(status=status))
+                 for batch, status in not_exported]
     outcomes.sort(key=lambda outcome: outcome.batch.index)
     failed = [outcome for outcome in outcomes if outcome.failed]
     if failed:
@@ -139,10 +140,9 @@ def _log_plan(pipeline_type, pipeline_name, batches, decisions, not_exported):
         artifacts = ', {} artifact(s)'.format(len(batch.artifacts)) if batch.artifacts else ''
         logger.warning(BATCH_DECISION, {'run': batch.run_name, 'blob': batch.blob, 'artifacts': artifacts,
                                         'action': ACTION_WORDS[decision.action], 'reason': decision.reason})
-    for entry in not_exported:
-        logger.warning(BATCH_DECISION, {'run': entry.get('runName'), 'blob': entry['blob'], 'artifacts': '',
-                                        'action': 'cannot import',
-                                        'reason': NOT_EXPORTED.format(status=entry['status'])})
+    for batch, status in not_exported:
+        logger.warning(BATCH_DECISION, {'run': batch.run_name, 'blob': batch.blob, 'artifacts': '',
+                                        'action': 'cannot import', 'reason': NOT_EXPORTED.format(status=status)})
 
 
 def _planned(batch, decision):

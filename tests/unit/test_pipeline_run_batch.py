@@ -1,0 +1,272 @@
+# --------------------------------------------------------------------------------------------
+# Copyright (c) The acrtransfer authors. Licensed under the MIT License.
+# --------------------------------------------------------------------------------------------
+"""pipeline-run create-batch: its input rules, and the runner against an in-memory service (concurrency, failure
+isolation, resumption, the manifest). The e2e tests run it through az against the sandbox."""
+
+import json
+import threading
+from argparse import Namespace
+
+import pytest
+from azure.cli.core.azclierror import (
+    ArgumentUsageError,
+    AzureResponseError,
+    FileOperationError,
+    InvalidArgumentValueError,
+    MutuallyExclusiveArgumentError,
+    RequiredArgumentMissingError,
+)
+
+from azcli import run_az
+from replay import strict_replay
+
+from azext_acrtransfer import _validators as v
+from azext_acrtransfer import pipeline_run_batch
+from azext_acrtransfer._batch_plan import MANIFEST_FORMAT
+
+REG = ['-g', 'rg1', '-r', 'myregistry']
+REGISTRY_ID = '/subscriptions/s/resourceGroups/rg1/providers/Microsoft.ContainerRegistry/registries/myregistry'
+DIGEST = 'sha256:' + 'b' * 64
+
+
+# ---- input rules ----------------------------------------------------------------------------------------------
+
+def batch_namespace(**overrides):
+    values = dict(registry_name='myregistry', pipeline_name='mypipeline', name_prefix='rel42',
+                  pipeline_type='export', storage_blob_prefix='rel42', artifacts=None, artifacts_file=None,
+                  repository=None, tag_filter=None, storage_blobs=None, manifest_file=None,
+                  max_concurrent_runs=None, dry_run=False)
+    values.update(overrides)
+    return Namespace(**values)
+
+
+def test_artifacts_and_the_file_are_validated_normalised_and_merged_without_duplicates(tmp_path):
+    listing = tmp_path / 'artifacts.txt'
+    listing.write_text('# pinned\nhello-world\n\napp@{}\nhello-world:latest  # again\n'.format(DIGEST))
+    namespace = batch_namespace(artifacts=['app:v1', 'hello-world:latest'], artifacts_file=str(listing))
+    v.validate_pipeline_run_create_batch(namespace)
+    assert namespace.artifacts == ['app:v1', 'hello-world:latest', 'app@' + DIGEST]
+
+
+def test_a_bad_reference_in_the_file_is_named_with_its_line(tmp_path):
+    listing = tmp_path / 'artifacts.txt'
+    listing.write_text('app:v1\n\nApp:v2\n')
+    with pytest.raises(InvalidArgumentValueError, match="'App:v2' on line 3 of --artifacts-file"):
+        v.validate_pipeline_run_create_batch(batch_namespace(artifacts_file=str(listing)))
+    with pytest.raises(FileOperationError, match='Cannot read --artifacts-file'):
+        v.validate_pipeline_run_create_batch(batch_namespace(artifacts_file=str(tmp_path / 'missing.txt')))
+
+
+@pytest.mark.parametrize('overrides, error, text', [
+    (dict(name_prefix='r'), InvalidArgumentValueError, '2-47 letters and digits'),
+    (dict(name_prefix='rel-42'), InvalidArgumentValueError, '2-47 letters and digits'),
+    (dict(name_prefix='r' * 48), InvalidArgumentValueError, '2-47 letters and digits'),
+    (dict(artifacts=['a:1'], max_concurrent_runs=0), InvalidArgumentValueError, '--max-concurrent-runs'),
+    (dict(artifacts=['a:1'], max_concurrent_runs=21), InvalidArgumentValueError, '--max-concurrent-runs'),
+    (dict(), RequiredArgumentMissingError, 'needs artifacts'),
+    (dict(artifacts=['a:1'], storage_blob_prefix=' '), InvalidArgumentValueError, '--storage-blob-prefix'),
+    (dict(artifacts=['a:1'], storage_blob_prefix='dir/'), InvalidArgumentValueError, '--storage-blob-prefix'),
+    (dict(artifacts=['a:1'], tag_filter='v1'), ArgumentUsageError, 'give --repository too'),
+    (dict(repository=['app'], tag_filter='v1['), InvalidArgumentValueError, 'not a regular expression'),
+    (dict(repository=['App']), InvalidArgumentValueError, 'Invalid --repository'),
+    (dict(artifacts=['a:1'], storage_blobs=['b']), ArgumentUsageError, 'import batches only'),
+    (dict(pipeline_type='import', storage_blob_prefix=None), MutuallyExclusiveArgumentError, 'exactly one of'),
+    (dict(pipeline_type='import', storage_blob_prefix=None, storage_blobs=['b'], artifacts=['a:1']),
+     ArgumentUsageError, '--artifacts applies to export batches only'),
+    (dict(pipeline_type='import', storage_blobs=['b']), ArgumentUsageError, '--storage-blob-prefix applies'),
+])
+def test_bad_combinations_are_refused_with_the_rule(overrides, error, text):
+    with pytest.raises(error, match=text):
+        v.validate_pipeline_run_create_batch(batch_namespace(**overrides))
+
+
+def test_the_manifest_must_be_writable_on_export_and_an_export_manifest_on_import(tmp_path):
+    with pytest.raises(FileOperationError, match='existing directory'):
+        v.validate_pipeline_run_create_batch(batch_namespace(artifacts=['a:1'],
+                                                             manifest_file=str(tmp_path / 'no' / 'm.json')))
+    wrong = tmp_path / 'wrong.json'
+    wrong.write_text('{"batches": []}')
+    with pytest.raises(InvalidArgumentValueError, match="Invalid --manifest-file .* has no \"format\""):
+        v.validate_pipeline_run_create_batch(batch_namespace(pipeline_type='import', storage_blob_prefix=None,
+                                                             manifest_file=str(wrong)))
+
+
+def test_bad_input_reaches_no_service_through_az(tmp_path):
+    commands = [
+        ['acr', 'pipeline-run', 'create-batch', *REG, '-p', 'pipe1', '--name-prefix', 'x', '--storage-blob-prefix',
+         'b', '-a', 'a:1'],
+        ['acr', 'pipeline-run', 'create-batch', *REG, '-p', 'pipe1', '--name-prefix', 'rel1', '--storage-blob-prefix',
+         'b', '-a', 'Bad:1'],
+        ['acr', 'pipeline-run', 'create-batch', *REG, '-t', 'import', '-p', 'pipe1', '--name-prefix', 'rel1',
+         '--manifest-file', str(tmp_path / 'none.json')],
+    ]
+    for argv in commands:
+        with strict_replay([]) as replay:
+            result = run_az(argv)
+        assert result.exit_code != 0 and replay.sent == [], result.stderr
+        assert 'ERROR' in result.stderr
+
+
+def test_create_batch_has_help_with_examples():
+    result = run_az(['acr', 'pipeline-run', 'create-batch', '--help'], output=None)
+    assert 'Examples' in result.stdout and '--max-concurrent-runs' in result.stdout
+
+
+# ---- the runner, against an in-memory service -----------------------------------------------------------------
+
+class FakePoller:
+    def __init__(self):
+        self._done = threading.Event()
+        self._callbacks = []
+
+    def finish(self):
+        self._done.set()
+        for callback in self._callbacks:
+            callback(self)
+
+    def done(self):
+        return self._done.is_set()
+
+    def add_done_callback(self, callback):
+        self._callbacks.append(callback)
+        if self.done():
+            callback(self)
+
+
+class FakeService:
+    """pipelineRuns that end a moment after their PUT; an export asking for 'missing:1' fails."""
+    collection = 'pipelineRuns'
+
+    def __init__(self):
+        self.runs = {}
+        self.puts = []
+        self.lock = threading.Lock()
+        self.running = 0
+        self.most_running = 0
+
+    def list(self, group, registry):
+        return [json.loads(json.dumps(run)) for run in self.runs.values()]
+
+    def get(self, group, registry, name):
+        return json.loads(json.dumps(self.runs[name]))
+
+    def begin_create_or_update(self, group, registry, name, body):
+        with self.lock:
+            self.puts.append((name, body))
+            self.running += 1
+            self.most_running = max(self.most_running, self.running)
+        request = body['properties']['request']
+        self.runs[name] = {'name': name, 'id': REGISTRY_ID + '/pipelineRuns/' + name, 'properties': {
+            'request': request, 'provisioningState': 'Creating', 'forceUpdateTag': body['properties'].get(
+                'forceUpdateTag'), 'response': {'status': 'Running', 'progress': {'percentage': '0'}}}}
+        poller = FakePoller()
+        threading.Timer(0.05, self._finish, (name, poller)).start()
+        return poller
+
+    def _finish(self, name, poller):
+        properties = self.runs[name]['properties']
+        artifacts = properties['request'].get('artifacts') or []
+        failed = 'missing:1' in artifacts
+        properties['provisioningState'] = 'Failed' if failed else 'Succeeded'
+        properties['response'] = {'status': properties['provisioningState'],
+                                  'importedArtifacts': [] if failed else artifacts, 'catalogDigest': 'sha256:' + name}
+        if failed:
+            properties['response']['pipelineRunErrorMessage'] = "Artifact 'missing:1' was not found"
+        with self.lock:
+            self.running -= 1
+        poller.finish()
+
+
+class FakePipelines:
+    collection = 'exportPipelines'
+
+    def __init__(self, name):
+        self.name = name
+
+    def get(self, group, registry, name):
+        kind = 'exportPipelines' if self.collection == 'exportPipelines' else 'importPipelines'
+        return {'id': '{}/{}/{}'.format(REGISTRY_ID, kind, name), 'name': name, 'properties': {'target': {}}}
+
+
+class FakeClient:
+    def __init__(self):
+        self.pipeline_runs = FakeService()
+        self.export_pipelines = FakePipelines('exp')
+        self.import_pipelines = FakePipelines('imp')
+        self.import_pipelines.collection = 'importPipelines'
+
+
+@pytest.fixture(name='client')
+def fixture_client(monkeypatch):
+    monkeypatch.setattr(pipeline_run_batch, 'PROGRESS_INTERVAL', 0.02)
+    return FakeClient()
+
+
+def export(client, artifacts, manifest=None, **kwargs):
+    return pipeline_run_batch.create_pipeline_run_batch(None, client, 'rg1', 'myregistry', 'exp', 'rel', 'export',
+                                                        'rel', artifacts=artifacts, manifest_file=manifest, **kwargs)
+
+
+def test_runs_go_at_most_n_at_a_time_and_the_manifest_records_every_batch(client, tmp_path):
+    manifest_path = tmp_path / 'm.json'
+    runs = export(client, ['app:v{}'.format(n) for n in range(1, 221)], str(manifest_path), max_concurrent_runs=2)
+    assert [run['name'] for run in runs] == ['rel001', 'rel002', 'rel003', 'rel004', 'rel005']
+    assert client.pipeline_runs.most_running == 2
+    manifest = json.loads(manifest_path.read_text())
+    assert manifest['format'] == MANIFEST_FORMAT and manifest['pipeline'] == 'exp'
+    assert [(b['runName'], b['blob'], len(b['artifacts']), b['status']) for b in manifest['batches']] == [
+        ('rel001', 'rel-001', 50, 'Succeeded'), ('rel002', 'rel-002', 50, 'Succeeded'),
+        ('rel003', 'rel-003', 50, 'Succeeded'), ('rel004', 'rel-004', 50, 'Succeeded'),
+        ('rel005', 'rel-005', 20, 'Succeeded')]
+    assert manifest['batches'][4]['importedArtifacts'][-1] == 'app:v220'
+    assert manifest['batches'][0]['catalogDigest'] == 'sha256:rel001'
+
+
+def test_a_failed_batch_fails_alone_and_a_rerun_runs_only_it_with_a_fresh_force_update_tag(client, tmp_path):
+    manifest_path = tmp_path / 'm.json'
+    artifacts = ['app:v{}'.format(n) for n in range(1, 101)] + ['missing:1']
+    with pytest.raises(AzureResponseError, match=r"1 of 3 batch\(es\) failed:\n  rel003 \(blob 'rel-003'\): "
+                                                 r"Pipeline run 'rel003' failed: Artifact 'missing:1'"):
+        export(client, artifacts, str(manifest_path))
+    statuses = [b['status'] for b in json.loads(manifest_path.read_text())['batches']]
+    assert statuses == ['Succeeded', 'Succeeded', 'Failed']
+    assert all(body['properties'].get('forceUpdateTag') is None for _, body in client.pipeline_runs.puts)
+
+    client.pipeline_runs.puts.clear()
+    fixed = artifacts[:-1] + ['app:v101']
+    with pytest.raises(AzureResponseError):   # the same input again: only the failed batch runs, and fails again
+        export(client, artifacts, str(manifest_path))
+    assert [name for name, _ in client.pipeline_runs.puts] == ['rel003']
+    assert client.pipeline_runs.puts[0][1]['properties']['forceUpdateTag']
+
+    client.pipeline_runs.puts.clear()
+    runs = export(client, fixed, str(manifest_path))
+    assert [name for name, _ in client.pipeline_runs.puts] == ['rel003']
+    assert [run['properties']['provisioningState'] for run in runs] == ['Succeeded'] * 3
+
+    client.pipeline_runs.puts.clear()
+    export(client, fixed, str(manifest_path))
+    assert client.pipeline_runs.puts == []
+
+
+def test_a_dry_run_sends_no_put(client):
+    planned = export(client, ['app:v{}'.format(n) for n in range(1, 61)], dry_run=True)
+    assert client.pipeline_runs.puts == []
+    assert [(item['name'], item['storageBlob'], len(item['artifacts']), item['action']) for item in planned] == [
+        ('rel001', 'rel-001', 50, 'create'), ('rel002', 'rel-002', 10, 'create')]
+
+
+def test_an_import_from_a_manifest_skips_unexported_batches_and_fails_for_them(client, tmp_path):
+    manifest = {'format': MANIFEST_FORMAT, 'pipeline': 'exp', 'pipelineType': 'export', 'registry': 'r',
+                'batches': [{'index': 1, 'runName': 'rel001', 'blob': 'rel-001', 'artifacts': ['a:1'],
+                             'importedArtifacts': ['a:1'], 'catalogDigest': 'sha256:x', 'status': 'Succeeded'},
+                            {'index': 2, 'runName': 'rel002', 'blob': 'rel-002', 'artifacts': ['missing:1'],
+                             'importedArtifacts': [], 'catalogDigest': None, 'status': 'Failed'}]}
+    path = tmp_path / 'm.json'
+    path.write_text(json.dumps(manifest))
+    with pytest.raises(AzureResponseError, match="relin002 \\(blob 'rel-002'\\): its export did not succeed"):
+        pipeline_run_batch.create_pipeline_run_batch(None, client, 'rg1', 'myregistry', 'imp', 'relin', 'import',
+                                                     manifest_file=str(path))
+    assert [(name, body['properties']['request']['source']['name']) for name, body in client.pipeline_runs.puts] \
+        == [('relin001', 'rel-001')]
