@@ -3,11 +3,9 @@
 batch that fails fails alone and a rerun after the fix runs only it; blobs the source trigger imported are not
 imported twice; and the sandbox refuses a run of 51 artifacts as the service does."""
 import json
-import os
-import subprocess
 
-from .conftest import AZ, Cloud, shown_command, unique, wait_for
-from .workflow import copy_blob, create_export_pipeline, create_import_pipeline
+from .conftest import Cloud, unique, wait_for
+from .workflow import copy_blob, create_batch, create_export_pipeline, create_import_pipeline
 
 
 def push_small_images(sandbox, repository: str, count: int, tag_prefix: str = "v") -> dict:
@@ -16,22 +14,12 @@ def push_small_images(sandbox, repository: str, count: int, tag_prefix: str = "v
                                   "--count", str(count), "--tag-prefix", tag_prefix).stdout)
 
 
-def create_batch(cloud: Cloud, *args: str, output: str = "json") -> subprocess.CompletedProcess:
-    """create-batch through az with warnings on, so its plan and progress on stderr can be checked."""
-    argv = ["acr", "pipeline-run", "create-batch", "--resource-group", cloud.group, "--registry", cloud.registry,
-            *args, "--output", output]
-    env = {**os.environ, **cloud.env, "AZURE_CORE_ONLY_SHOW_ERRORS": "false"}
-    result = subprocess.run([AZ, *argv], env=env, capture_output=True, text=True, timeout=600, check=False)
-    result.shown = shown_command(argv)
-    return result
-
-
 def runs_named(cloud: Cloud, prefix: str) -> dict:
     return {run["name"]: run for run in cloud.acr("pipeline-run", "list") if run["name"].startswith(prefix)}
 
 
-def test_120_artifacts_in_3_concurrent_batches_carried_and_imported_from_the_manifest(sandbox, source, target,
-                                                                                    tmp_path):
+def test_120_artifacts_in_3_concurrent_batches_carried_and_imported_from_the_manifest(
+        sandbox, source, target, tmp_path):
     tagged = unique("batcha")
     listed = unique("batchb")
     pinned = "team/" + unique("batchc")

@@ -1,7 +1,9 @@
 """The workflow's steps as az commands, shared by the end-to-end tests."""
 import datetime
+import os
+import subprocess
 
-from .conftest import Cloud, unique, wait_for
+from .conftest import AZ, Cloud, unique, wait_for
 
 
 def create_export_pipeline(cloud: Cloud, name: str, *options: str, managed_identity: bool = False,
@@ -88,3 +90,11 @@ def export_blob(source: Cloud, pipeline: str, *artifacts: str) -> str:
     assert result.returncode == 0, result.stderr
     assert run["provisioningState"] == "Succeeded"
     return blob
+
+
+def create_batch(cloud: Cloud, *args: str, output: str = "json") -> subprocess.CompletedProcess:
+    """`az acr pipeline-run create-batch -g -r ...` with warnings on, so its plan and progress on stderr show."""
+    argv = ["acr", "pipeline-run", "create-batch", "--resource-group", cloud.group, "--registry", cloud.registry,
+            *args, "--output", output]
+    env = {**os.environ, **cloud.env, "AZURE_CORE_ONLY_SHOW_ERRORS": "false"}
+    return subprocess.run([AZ, *argv], env=env, capture_output=True, text=True, timeout=900, check=False)
