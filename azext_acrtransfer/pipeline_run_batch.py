@@ -40,6 +40,8 @@ BATCH_FAILED = ("{failed} of {total} batch(es) failed:\n{details}\nThe other bat
 NO_MATCHING_TAGS = "No tag of repository '{repository}' matches --tag-filter '{pattern}' ({count} tag(s) listed)."
 NO_TAGS = "Repository '{repository}' has no tags."
 NOT_EXPORTED = "its export did not succeed (status {status}), so there is no blob to import"
+TRIGGER_ENABLED = ("Import pipeline '%s' has its source trigger enabled: the service may start its own run for a "
+                   "blob this batch imports, and import it twice. A blob it has already imported is skipped here.")
 ACTION_WORDS = {plan.CREATE: 'start', plan.RERUN: 'run again', plan.SKIP: 'skip', plan.FOLLOW: 'wait for it',
                 plan.TRIGGERED: 'skip', plan.CONFLICT: 'cannot start'}
 
@@ -83,6 +85,8 @@ def create_pipeline_run_batch(cmd, client, resource_group_name, registry_name, p
                  else plan.decide_import(batch, pipeline['id'], by_name.get(batch.run_name), runs)
                  for batch in batches]
     _log_plan(pipeline_type, pipeline_name, batches, decisions, not_exported)
+    if not export and _trigger_enabled(pipeline) and any(d.action in (plan.CREATE, plan.RERUN) for d in decisions):
+        logger.warning(TRIGGER_ENABLED, pipeline_name)
     if dry_run:
         return [_planned(batch, decision) for batch, decision in zip(batches, decisions)]
 
@@ -118,6 +122,11 @@ def _repository_tags(cmd, resource_group_name, registry_name, repositories, tag_
                                             else NO_TAGS.format(repository=repository))
         references += [normalize_artifact('{}:{}'.format(repository, tag)) for tag in chosen]
     return references
+
+
+def _trigger_enabled(pipeline):
+    trigger = ((pipeline.get('properties') or {}).get('trigger') or {}).get('sourceTrigger') or {}
+    return trigger.get('status') == 'Enabled'
 
 
 def _not_exported_batch(name_prefix, entry):

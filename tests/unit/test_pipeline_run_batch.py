@@ -5,6 +5,7 @@
 isolation, resumption, the manifest). The e2e tests run it through az against the sandbox."""
 
 import json
+import logging
 import threading
 from argparse import Namespace
 
@@ -180,13 +181,15 @@ class FakeService:
 
 class FakePipelines:
     collection = 'exportPipelines'
+    trigger = 'Disabled'
 
     def __init__(self, name):
         self.name = name
 
     def get(self, group, registry, name):
         kind = 'exportPipelines' if self.collection == 'exportPipelines' else 'importPipelines'
-        return {'id': '{}/{}/{}'.format(REGISTRY_ID, kind, name), 'name': name, 'properties': {'target': {}}}
+        return {'id': '{}/{}/{}'.format(REGISTRY_ID, kind, name), 'name': name, 'properties': {
+            'target': {}, 'trigger': {'sourceTrigger': {'status': self.trigger}}}}
 
 
 class FakeClient:
@@ -270,3 +273,42 @@ def test_an_import_from_a_manifest_skips_unexported_batches_and_fails_for_them(c
                                                      manifest_file=str(path))
     assert [(name, body['properties']['request']['source']['name']) for name, body in client.pipeline_runs.puts] \
         == [('relin001', 'rel-001')]
+
+
+class Recorder(logging.Handler):
+    """The command's stderr lines, whatever knack did to the logging tree of this process before."""
+
+    def __init__(self):
+        super().__init__(logging.WARNING)
+        self.lines = []
+
+    def emit(self, record):
+        self.lines.append(record.getMessage())
+
+
+@pytest.fixture(name='stderr_lines')
+def fixture_stderr_lines():
+    recorder, logger = Recorder(), pipeline_run_batch.logger
+    logger.addHandler(recorder)
+    yield recorder.lines
+    logger.removeHandler(recorder)
+
+
+def test_progress_over_the_batch_goes_to_the_log(client, stderr_lines):
+    export(client, ['app:v{}'.format(n) for n in range(1, 151)], max_concurrent_runs=1)
+    lines = stderr_lines
+    assert "Export batch of 3 run(s) with pipeline 'exp': 3 start." in lines
+    assert '  rel001: Succeeded, 50 artifact(s).' in lines
+    assert any(line.startswith('Batch: 1/3 run(s) done (0 failed), running: rel002 ') and line.endswith(
+        '%; 1 waiting.') for line in lines), lines
+
+
+def test_an_import_pipeline_with_its_trigger_on_is_named_as_a_risk_of_double_imports(client, stderr_lines):
+    def import_with_trigger(status, blob):
+        client.import_pipelines.trigger = status
+        stderr_lines.clear()
+        pipeline_run_batch.create_pipeline_run_batch(None, client, 'rg1', 'myregistry', 'imp', 'relin' + status,
+                                                     'import', storage_blobs=[blob])
+        return any('source trigger enabled' in line for line in stderr_lines)
+    assert not import_with_trigger('Disabled', 'b-001')
+    assert import_with_trigger('Enabled', 'b-002')
