@@ -196,3 +196,22 @@ def test_the_sandbox_refuses_a_run_of_51_artifacts_as_the_service_does(source):
                                "2025-06-01-preview", "--body", json.dumps(body))
     assert refused.returncode != 0
     assert "between 1 and 50 artifacts; got 51" in refused.stderr
+
+
+def test_the_tags_of_a_repository_are_listed_across_pages_of_the_registry(sandbox, source):
+    repository = unique("batchpages")
+    pushed = push_small_images(sandbox, repository, 130)    # the client asks for 100 tags a page
+    pipeline = unique("bpages")
+    create_export_pipeline(source, pipeline, grant=False)
+    planned = create_batch(source, "-p", pipeline, "--name-prefix", unique("pg"), "--storage-blob-prefix", "pages",
+                           "--repository", repository, "--dry-run")
+    assert planned.returncode == 0, planned.stderr
+    listed = [artifact for batch in json.loads(planned.stdout) for artifact in batch["artifacts"]]
+    assert listed == sorted(pushed) and len(listed) == 130
+    filtered = create_batch(source, "-p", pipeline, "--name-prefix", unique("pg"), "--storage-blob-prefix", "pages",
+                            "--repository", repository, "--tag-filter", r"^v12\d$", "--dry-run")
+    assert [batch["artifacts"] for batch in json.loads(filtered.stdout)] == [
+        [f"{repository}:v{number}" for number in range(120, 130)]]
+    missing = create_batch(source, "-p", pipeline, "--name-prefix", unique("pg"), "--storage-blob-prefix", "pages",
+                           "--repository", unique("nosuchrepo"))
+    assert missing.returncode != 0 and "was not found in registry" in missing.stderr
