@@ -68,16 +68,12 @@ def create_pipeline_run_batch(cmd, client, resource_group_name, registry_name, p
     export = pipeline_type != 'import'
     pipelines = client.export_pipelines if export else client.import_pipelines
     pipeline = get_existing(pipelines, resource_group_name, registry_name, pipeline_name)
-    not_exported = []
     if export:
         references = list(artifacts or []) + _repository_tags(cmd, resource_group_name, registry_name,
                                                               repository or [], tag_filter)
-        batches = plan.plan_export(name_prefix, storage_blob_prefix, references)
-    elif manifest_file:
-        batches, unexported = plan.plan_import_from_manifest(name_prefix, read_batch_manifest(manifest_file))
-        not_exported = [(_not_exported_batch(name_prefix, entry), entry['status']) for entry in unexported]
+        batches, not_exported = plan.plan_export(name_prefix, storage_blob_prefix, references), []
     else:
-        batches = plan.plan_import_from_blobs(name_prefix, storage_blobs)
+        batches, not_exported = _import_batches(name_prefix, storage_blobs, manifest_file)
 
     runs = list(client.pipeline_runs.list(resource_group_name, registry_name))
     by_name = {run.get('name'): run for run in runs}
@@ -93,15 +89,18 @@ def create_pipeline_run_batch(cmd, client, resource_group_name, registry_name, p
     manifest = _ManifestWriter(manifest_file if export else None, pipeline_name, pipeline_type, registry_name)
     runner = _BatchRunner(client, resource_group_name, registry_name, pipeline, export,
                           max_concurrent_runs or DEFAULT_MAX_CONCURRENT_RUNS, manifest.record)
-    outcomes = runner.run(list(zip(batches, decisions)))
-    outcomes += [Outcome(batch, plan.SKIP, status, error=NOT_EXPORTED.format(status=status))
-                 for batch, status in not_exported]
+    outcomes = runner.run(list(zip(batches, decisions))) + [
+        Outcome(batch, plan.SKIP, status, error=NOT_EXPORTED.format(status=status)) for batch, status in not_exported]
     outcomes.sort(key=lambda outcome: outcome.batch.index)
+    _raise_if_any_failed(outcomes)
+    return [outcome.run for outcome in outcomes]
+
+
+def _raise_if_any_failed(outcomes):
     failed = [outcome for outcome in outcomes if outcome.failed]
     if failed:
         raise AzureResponseError(BATCH_FAILED.format(failed=len(failed), total=len(outcomes), details='\n'.join(
-            '  {} (blob \'{}\'): {}'.format(o.batch.run_name, o.batch.blob, o.error or o.status) for o in failed)))
-    return [outcome.run for outcome in outcomes]
+            "  {} (blob '{}'): {}".format(o.batch.run_name, o.batch.blob, o.error or o.status) for o in failed)))
 
 
 # ---- input ----------------------------------------------------------------------------------------------------
@@ -127,6 +126,14 @@ def _repository_tags(cmd, resource_group_name, registry_name, repositories, tag_
 def _trigger_enabled(pipeline):
     trigger = ((pipeline.get('properties') or {}).get('trigger') or {}).get('sourceTrigger') or {}
     return trigger.get('status') == 'Enabled'
+
+
+def _import_batches(name_prefix, storage_blobs, manifest_file):
+    """(batches, [(batch, status)] of the manifest's batches that have no blob because their export failed)."""
+    if not manifest_file:
+        return plan.plan_import_from_blobs(name_prefix, storage_blobs), []
+    batches, unexported = plan.plan_import_from_manifest(name_prefix, read_batch_manifest(manifest_file))
+    return batches, [(_not_exported_batch(name_prefix, entry), entry['status']) for entry in unexported]
 
 
 def _not_exported_batch(name_prefix, entry):
