@@ -29,7 +29,8 @@ from .pipeline_run import describe_failure
 
 logger = get_logger(__name__)
 
-PROGRESS_INTERVAL = 5  # seconds between progress lines, and between GETs of the running runs for their progress
+PROGRESS_INTERVAL = 10  # seconds between progress lines, and between GETs of the running runs for their progress
+MAX_FAILED_READS = 6    # rounds in a row the state of an ended poller's run could not be read: the batch fails
 
 BATCH_PLANNED = "%(kind)s batch of %(runs)d run(s) with pipeline '%(pipeline)s': %(summary)s."
 BATCH_DECISION = "  %(run)s (blob '%(blob)s'%(artifacts)s): %(action)s, %(reason)s."
@@ -203,6 +204,7 @@ class _Active:  # pylint: disable=too-few-public-methods
         self.watched_name = watched_name
         self.poller = poller
         self.percent = '0'
+        self.failed_reads = 0
 
 
 class _BatchRunner:  # pylint: disable=too-many-instance-attributes
@@ -248,7 +250,7 @@ class _BatchRunner:  # pylint: disable=too-many-instance-attributes
         return self.outcomes
 
     def _start(self, batch, decision):
-        from azure.core.exceptions import HttpResponseError
+        from azure.core.exceptions import AzureError
         if decision.action == plan.FOLLOW:
             return _Active(batch, decision, decision.run['name'])
         force_update_tag = datetime.now(timezone.utc).isoformat() if decision.action == plan.RERUN else None
@@ -258,30 +260,32 @@ class _BatchRunner:  # pylint: disable=too-many-instance-attributes
             body = ImportRun(self.pipeline['id'], batch.blob, force_update_tag).to_wire()
         try:
             poller = self.client.pipeline_runs.begin_create_or_update(self.group, self.registry, batch.run_name, body)
-        except HttpResponseError as error:
-            self._end(Outcome(batch, decision.action, plan.FAILED, error='the service refused the run: {}'.format(
+        except AzureError as error:   # refused (4xx) or unreachable: this batch fails, the others go on
+            self._end(Outcome(batch, decision.action, plan.FAILED, error='the run could not be started: {}'.format(
                 error.message)))
             return None
         poller.add_done_callback(lambda _: self.wake.set())
         return _Active(batch, decision, batch.run_name, poller)
 
     def _ended(self, item):
-        """Record the outcome if the item's run has ended; refresh its progress otherwise."""
-        from azure.core.exceptions import HttpResponseError
+        """Record the outcome if the item's run has ended; refresh its progress otherwise. A run whose poller
+        ended while the run still shows running (the poller lost the connection) is then followed by GET."""
+        from azure.core.exceptions import AzureError
         if item.poller is not None and not item.poller.done():
             return False
         try:
             run = self.client.pipeline_runs.get(self.group, self.registry, item.watched_name)
-        except HttpResponseError as error:
-            if item.poller is None:
-                return False   # following a run by GET: try again next round
+        except AzureError as error:
+            item.failed_reads += 1
+            if item.failed_reads < MAX_FAILED_READS:
+                return False   # a read that failed says nothing about the run: ask again next round
             self._end(Outcome(item.batch, item.decision.action, plan.FAILED,
                               error='its state could not be read: {}'.format(error.message)))
             return True
+        item.failed_reads = 0
         state = plan.run_state(run)
         if state == 'Running':
-            item.percent = ((run.get('properties') or {}).get('response') or {}).get('progress', {}).get(
-                'percentage') or item.percent
+            item.percent = _percent_of(run) or item.percent
             return False
         error = describe_failure(run, self.pipeline) if state != plan.SUCCEEDED else None
         self._end(Outcome(item.batch, item.decision.action, state, run, error))
@@ -312,10 +316,13 @@ class _BatchRunner:  # pylint: disable=too-many-instance-attributes
             self.last_progress = line
 
     def _refresh_percent(self, item):
-        from azure.core.exceptions import HttpResponseError
+        from azure.core.exceptions import AzureError
         try:
             run = self.client.pipeline_runs.get(self.group, self.registry, item.watched_name)
-        except HttpResponseError:
+        except AzureError:
             return   # progress only: the poller decides when the run has ended
-        item.percent = (((run.get('properties') or {}).get('response') or {}).get('progress') or {}).get(
-            'percentage') or item.percent
+        item.percent = _percent_of(run) or item.percent
+
+
+def _percent_of(run):
+    return (((run.get('properties') or {}).get('response') or {}).get('progress') or {}).get('percentage')

@@ -19,6 +19,8 @@ from azure.cli.core.azclierror import (
     RequiredArgumentMissingError,
 )
 
+from azure.core.exceptions import HttpResponseError, ServiceRequestError
+
 from azcli import run_az
 from replay import strict_replay
 
@@ -145,14 +147,20 @@ class FakeService:
         self.lock = threading.Lock()
         self.running = 0
         self.most_running = 0
+        self.refuse = set()       # run names whose PUT the service refuses
+        self.unreadable = set()   # run names whose GET fails
 
     def list(self, group, registry):
         return [json.loads(json.dumps(run)) for run in self.runs.values()]
 
     def get(self, group, registry, name):
+        if name in self.unreadable:
+            raise ServiceRequestError('connection reset for the test')
         return json.loads(json.dumps(self.runs[name]))
 
     def begin_create_or_update(self, group, registry, name, body):
+        if name in self.refuse:
+            raise HttpResponseError(message='(InvalidParameter) refused for the test')
         with self.lock:
             self.puts.append((name, body))
             self.running += 1
@@ -312,3 +320,16 @@ def test_an_import_pipeline_with_its_trigger_on_is_named_as_a_risk_of_double_imp
         return any('source trigger enabled' in line for line in stderr_lines)
     assert not import_with_trigger('Disabled', 'b-001')
     assert import_with_trigger('Enabled', 'b-002')
+
+
+def test_a_refused_or_unreadable_run_fails_its_batch_alone(client, tmp_path):
+    client.pipeline_runs.refuse.add('rel002')
+    client.pipeline_runs.unreadable.add('rel003')
+    with pytest.raises(AzureResponseError) as raised:
+        export(client, ['app:v{}'.format(n) for n in range(1, 201)], str(tmp_path / 'm.json'))
+    message = str(raised.value)
+    assert message.startswith('2 of 4 batch(es) failed:')
+    assert "rel002 (blob 'rel-002'): the run could not be started: (InvalidParameter) refused" in message
+    assert "rel003 (blob 'rel-003'): its state could not be read: connection reset" in message
+    statuses = [b['status'] for b in json.loads((tmp_path / 'm.json').read_text())['batches']]
+    assert statuses == ['Succeeded', 'Failed', 'Failed', 'Succeeded']
