@@ -169,8 +169,8 @@ long-summary: >
     Every reference is checked before any run starts. Running the same command again skips the batches whose run
     Succeeded with the same artifacts, runs the failed ones again with a fresh forceUpdateTag, and waits for
     those still running. At most --max-concurrent-runs runs go at once (default 5: enough to overlap the runs'
-    waiting, few enough to stay far inside ARM's read quota and not to split the registry's and storage's
-    bandwidth further). Progress goes to stderr; the command exits non-zero when any batch failed, after all
+    waiting, few enough to keep the polling under half of ARM's classic read limit and not to split the
+    registry's and storage's bandwidth further). Progress goes to stderr; the command exits non-zero when any batch failed, after all
     the others finished. --manifest-file records per batch the run, blob, artifacts, importedArtifacts,
     catalogDigest and status: carry it across with the blobs, and import from it. An import batch skips blobs
     the source trigger already imported.
