@@ -5,7 +5,8 @@ Starts a sandbox of its own (state in a temporary ACRSANDBOX_HOME, ports from --
 pipeline (SasToken) and an import pipeline (ManagedIdentity, source trigger off) before any clock starts. Each mode
 gets 200 fresh images of its own (4 repositories x 50 tags, distinct digests, one shared small layer), so neither
 mode finds the other's blobs or tags already in place. Per mode, timed with the az wall time: the export batch
-(4 runs of 50), then, after the cross-domain copy (not timed), the import batch from the export's manifest. Every
+(4 runs of 50; and the same command with --dry-run, to show the part that is az start-up, tag listing and
+planning), then, after the cross-domain copy (not timed), the import batch from the export's manifest. Every
 imported tag's digest is checked against the source. Prints the wall times, the seconds per artifact and the ratio.
 
     .venv/bin/python benchmarks/batch_concurrency.py [--port-base 29100] [--artifacts 200]
@@ -54,9 +55,11 @@ def run_mode(sandbox: OwnSandbox, source, target, mode: str, limit, count: int, 
                                               '--count', str(MAX_ARTIFACTS))))
     concurrency = ['--max-concurrent-runs', str(limit)] if limit else []
     manifest = workdir / '{}.json'.format(mode)
-    export_seconds, runs = timed_batch(source, '--pipeline', EXPORT_PIPELINE, '--name-prefix', 'bx' + mode,
-                                       '--storage-blob-prefix', 'bench-' + mode, '--repository', *repositories,
-                                       '--manifest-file', str(manifest), *concurrency)
+    export_args = ('--pipeline', EXPORT_PIPELINE, '--name-prefix', 'bx' + mode, '--storage-blob-prefix',
+                   'bench-' + mode, '--repository', *repositories, *concurrency)
+    # The same command with --dry-run: az's start-up, the tag listing and the plan, without any run.
+    fixed_seconds, _ = timed_batch(source, *export_args, '--dry-run')
+    export_seconds, runs = timed_batch(source, *export_args, '--manifest-file', str(manifest))
     blobs = [batch['blob'] for batch in json.loads(manifest.read_text())['batches']]
     for blob in blobs:
         copy_blob(source, target, blob)
@@ -68,7 +71,7 @@ def run_mode(sandbox: OwnSandbox, source, target, mode: str, limit, count: int, 
         raise SystemExit('{} imported digest(s) differ from the source, e.g. {}'.format(len(wrong), wrong[0]))
     overlap = max(r['response']['startTime'] for r in runs) < min(r['response']['finishedTime'] for r in runs)
     return {'export': export_seconds, 'import': import_seconds, 'runs': len(runs), 'imports': len(imported),
-            'all_at_once': overlap}
+            'all_at_once': overlap, 'dry_run': fixed_seconds}
 
 
 def main() -> None:
@@ -98,10 +101,11 @@ def report(count: int, figures: dict) -> None:
     for mode, limit in MODES:
         f = figures[mode]
         total = f['export'] + f['import']
-        print('--max-concurrent-runs {:>11}: export {:6.1f}s ({} runs{}), import {:6.1f}s ({} runs); {:.3f}s per '
-              'artifact (export + import)'.format(
+        print('--max-concurrent-runs {:>11}: export {:6.1f}s ({} runs{}; the same with --dry-run {:.1f}s), import '
+              '{:6.1f}s ({} runs); {:.3f}s per artifact (export + import)'.format(
                   limit or '{} (default)'.format(DEFAULT_MAX_CONCURRENT_RUNS), f['export'], f['runs'],
-                  ', all at once' if f['all_at_once'] else '', f['import'], f['imports'], total / count))
+                  ', all at once' if f['all_at_once'] else '', f['dry_run'], f['import'], f['imports'],
+                  total / count))
     one, default = figures['one'], figures['default']
     print('ratio one-at-a-time / default: export {:.2f}, import {:.2f}, both {:.2f}'.format(
         one['export'] / default['export'], one['import'] / default['import'],
