@@ -170,10 +170,11 @@ long-summary: >
     Succeeded with the same artifacts, runs the failed ones again with a fresh forceUpdateTag, and waits for
     those still running. At most --max-concurrent-runs runs go at once (default 5: enough to overlap the runs'
     waiting, few enough to keep the polling under half of ARM's classic read limit and not to split the
-    registry's and storage's bandwidth further). Progress goes to stderr; the command exits non-zero when any batch failed, after all
-    the others finished. --manifest-file records per batch the run, blob, artifacts, importedArtifacts,
-    catalogDigest and status: carry it across with the blobs, and import from it. An import batch skips blobs
-    the source trigger already imported.
+    registry's and storage's bandwidth further). Progress goes to stderr; the command exits non-zero when any
+    batch failed, after all the others finished. --manifest-file records per batch the run, blob, artifacts,
+    importedArtifacts, catalogDigest and status: carry it across with the blobs, and import from it. An import
+    batch skips blobs the source trigger already imported. Interrupted, the runs already started go on in the
+    service: the same command again follows them.
 examples:
   - name: Export the artifacts listed in a file and every v1.x tag of a repository, writing a manifest.
     text: >

@@ -41,6 +41,8 @@ BATCH_FAILED = ("{failed} of {total} batch(es) failed:\n{details}\nThe other bat
 NO_MATCHING_TAGS = "No tag of repository '{repository}' matches --tag-filter '{pattern}' ({count} tag(s) listed)."
 NO_TAGS = "Repository '{repository}' has no tags."
 NOT_EXPORTED = "its export did not succeed (status {status}), so there is no blob to import"
+INTERRUPTED = ("Interrupted: the runs already started go on in the service. Run the same command again to follow "
+               "them and start the rest.")
 TRIGGER_ENABLED = ("Import pipeline '%s' has its source trigger enabled: the service may start its own run for a "
                    "blob this batch imports, and import it twice. A blob it has already imported is skipped here.")
 ACTION_WORDS = {plan.CREATE: 'start', plan.RERUN: 'run again', plan.SKIP: 'skip', plan.FOLLOW: 'wait for it',
@@ -90,7 +92,12 @@ def create_pipeline_run_batch(cmd, client, resource_group_name, registry_name, p
     manifest = _ManifestWriter(manifest_file if export else None, pipeline_name, pipeline_type, registry_name)
     runner = _BatchRunner(client, resource_group_name, registry_name, pipeline, export,
                           max_concurrent_runs or DEFAULT_MAX_CONCURRENT_RUNS, manifest.record)
-    outcomes = runner.run(list(zip(batches, decisions))) + [
+    try:
+        outcomes = runner.run(list(zip(batches, decisions)))
+    except KeyboardInterrupt:
+        logger.warning(INTERRUPTED)
+        raise
+    outcomes += [
         Outcome(batch, plan.SKIP, status, error=NOT_EXPORTED.format(status=status)) for batch, status in not_exported]
     outcomes.sort(key=lambda outcome: outcome.batch.index)
     _raise_if_any_failed(outcomes)

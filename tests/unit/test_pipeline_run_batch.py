@@ -333,3 +333,13 @@ def test_a_refused_or_unreadable_run_fails_its_batch_alone(client, tmp_path):
     assert "rel003 (blob 'rel-003'): its state could not be read: connection reset" in message
     statuses = [b['status'] for b in json.loads((tmp_path / 'm.json').read_text())['batches']]
     assert statuses == ['Succeeded', 'Failed', 'Failed', 'Succeeded']
+
+
+def test_an_interrupt_says_the_started_runs_go_on_and_how_to_resume(client, stderr_lines, monkeypatch):
+    def interrupted(*_):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(pipeline_run_batch.threading.Event, 'wait', interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        export(client, ['app:v1'])
+    assert [name for name, _ in client.pipeline_runs.puts] == ['rel001']
+    assert any(line.startswith('Interrupted: the runs already started go on') for line in stderr_lines)
