@@ -338,7 +338,7 @@ def test_a_refused_or_unreadable_run_fails_its_batch_alone(client, tmp_path):
 def test_an_interrupt_says_the_started_runs_go_on_and_how_to_resume(client, stderr_lines, monkeypatch):
     def interrupted(*_):
         raise KeyboardInterrupt
-    monkeypatch.setattr(pipeline_run_batch.threading.Event, 'wait', interrupted)
+    monkeypatch.setattr(pipeline_run_batch._BatchRunner, '_ended', interrupted)  # pylint: disable=protected-access
     with pytest.raises(KeyboardInterrupt):
         export(client, ['app:v1'])
     assert [name for name, _ in client.pipeline_runs.puts] == ['rel001']
