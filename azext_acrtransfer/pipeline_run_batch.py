@@ -35,6 +35,7 @@ MAX_FAILED_READS = 6    # rounds in a row the state of an ended poller's run cou
 BATCH_PLANNED = "%(kind)s batch of %(runs)d run(s) with pipeline '%(pipeline)s': %(summary)s."
 BATCH_DECISION = "  %(run)s (blob '%(blob)s'%(artifacts)s): %(action)s, %(reason)s."
 BATCH_PROGRESS = "Batch: {done}/{total} run(s) done ({failed} failed), {running}{waiting} waiting."
+RUNNING = "running: {}; "
 BATCH_RUN_ENDED = "  %(run)s: %(status)s%(detail)s."
 BATCH_FAILED = ("{failed} of {total} batch(es) failed:\n{details}\nThe other batches finished. Fix the cause and run "
                 "the same command again: it skips the batches that succeeded and runs the failed ones again.")
@@ -316,8 +317,7 @@ class _BatchRunner:  # pylint: disable=too-many-instance-attributes
         running = ', '.join('{} {}%'.format(item.watched_name, item.percent) for item in active)
         line = BATCH_PROGRESS.format(done=len(self.outcomes), total=self.total,
                                      failed=sum(1 for o in self.outcomes if o.failed),
-                                     running='running: {};'.format(running) if running else '',
-                                     waiting=' {}'.format(waiting))
+                                     running=RUNNING.format(running) if running else '', waiting=waiting)
         if line != self.last_progress:   # a long run at one percentage does not repeat its line every round
             logger.warning('%s', line)
             self.last_progress = line

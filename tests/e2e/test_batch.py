@@ -78,6 +78,7 @@ def test_120_artifacts_in_3_concurrent_batches_carried_and_imported_from_the_man
     imported = create_batch(target, "--pipeline-type", "import", "--pipeline", import_pipeline, "--name-prefix",
                             import_prefix, "--manifest-file", str(manifest_path), "--max-concurrent-runs", "2")
     assert imported.returncode == 0, imported.stderr
+    assert "Batch: " in imported.stderr and " waiting." in imported.stderr   # progress over the batch
     import_runs = json.loads(imported.stdout)
     assert [(run["name"], run["request"]["source"]["name"], run["response"]["status"]) for run in import_runs] == [
         (f"{import_prefix}00{index}", f"{prefix}-00{index}", "Succeeded") for index in (1, 2, 3)]

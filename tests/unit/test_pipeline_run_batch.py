@@ -309,6 +309,7 @@ def test_progress_over_the_batch_goes_to_the_log(client, stderr_lines):
     assert '  rel001: Succeeded, 50 artifact(s).' in lines
     assert any(line.startswith('Batch: 1/3 run(s) done (0 failed), running: rel002 ') and line.endswith(
         '%; 1 waiting.') for line in lines), lines
+    assert not any('  ' in line for line in lines if line.startswith('Batch:')), lines
 
 
 def test_an_import_pipeline_with_its_trigger_on_is_named_as_a_risk_of_double_imports(client, stderr_lines):
