@@ -37,6 +37,7 @@ CONNECT_ATTEMPTS = 2  # DNS and refused connections rarely heal within seconds; 
 RETRY_STATUSES = (429, 500, 502, 503, 504)
 MAX_RETRY_AFTER = 30  # seconds: a longer Retry-After is not worth holding a command for
 
+NO_LOGIN_SERVER = "ARM's answer for registry '{registry}' has no properties.loginServer."
 REGISTRY_NOT_FOUND = "Registry '{registry}' was not found in resource group '{group}'."
 UNREACHABLE = ("Cannot reach registry '{login_server}' from here ({reason}). Check the name, DNS, the network path "
                "(private endpoint, firewall, proxy) and, for a private CA, REQUESTS_CA_BUNDLE.")
@@ -66,7 +67,13 @@ def registry_login_server(cmd, resource_group, registry):
         response = client.send('GET', registry_path(client.subscription_id, resource_group, registry))
     except HttpNotFound:
         raise ResourceNotFoundError(REGISTRY_NOT_FOUND.format(registry=registry, group=resource_group)) from None
-    return response.http_response.json()['properties']['loginServer']
+    try:
+        login_server = response.http_response.json()['properties']['loginServer']
+    except (ValueError, KeyError, TypeError):
+        login_server = None
+    if not isinstance(login_server, str) or not login_server:
+        raise AzureResponseError(NO_LOGIN_SERVER.format(registry=registry))
+    return login_server
 
 
 def _arm_token(cli_ctx):

@@ -332,7 +332,7 @@ def validate_top(namespace):
 
 NAME_PREFIX_RE = re.compile(r'^[a-zA-Z0-9]{2,47}$')  # + a 3-digit index: the 5-50 letters and digits of a run name
 REPOSITORY_RE = re.compile(r'^{c}(?:/{c})*$'.format(c=_REPOSITORY_COMPONENT))
-MAX_BLOB_PREFIX_LENGTH = 1019   # + '-' and the index: Azure's 1024 characters of a blob name
+MAX_BLOB_PREFIX_LENGTH = MAX_BLOB_NAME_LENGTH - 5   # + '-' and a 3-digit index: Azure's 1024 characters
 # Concurrency: 5 runs overlap the runs' waiting (benchmarks/batch_concurrency.py: 2.6x faster than one at a time
 # in the sandbox) while past a few runs they mostly share the same registry egress and storage bandwidth; at most
 # 250 artifacts are in flight when something fails; and the batch's ARM reads (an LRO poll every 5 s and a progress
@@ -397,16 +397,19 @@ def _validate_export_batch(namespace):
                                  "<--storage-blob-prefix>-<index>. Drop --storage-blobs, or use --pipeline-type "
                                  "import.")
     prefix = (namespace.storage_blob_prefix or '').strip()
-    if not prefix or prefix.endswith(('/', '.')) or len(prefix) > MAX_BLOB_PREFIX_LENGTH:
-        raise InvalidArgumentValueError("Invalid --storage-blob-prefix '{}': give 1-{} characters not ending in '/' "
-                                        "or '.'; the batches' blobs are <prefix>-001, <prefix>-002, ..., e.g. "
-                                        "--storage-blob-prefix release42".format(prefix, MAX_BLOB_PREFIX_LENGTH))
+    segments = prefix.split('/')
+    if not prefix or prefix.endswith(('/', '.')) or len(prefix) > MAX_BLOB_PREFIX_LENGTH \
+            or len(segments) > MAX_BLOB_SEGMENTS or any(segment in ('.', '..') for segment in segments):
+        raise InvalidArgumentValueError("Invalid --storage-blob-prefix '{}': the batches' blobs are <prefix>-001, "
+                                        "<prefix>-002, ...; give 1-{} characters, at most {} '/'-separated segments, "
+                                        "no '.' or '..' segment, not ending in '.' or '/', e.g. --storage-blob-prefix "
+                                        "release42".format(prefix[:80], MAX_BLOB_PREFIX_LENGTH, MAX_BLOB_SEGMENTS))
     namespace.storage_blob_prefix = prefix
     references = [normalize_artifact(value) for value in namespace.artifacts or []]
     if namespace.artifacts_file:
         references += _artifacts_of_file(namespace.artifacts_file)
     for repository in namespace.repository or []:
-        if not REPOSITORY_RE.match(repository) or len(repository) > MAX_REPOSITORY_LENGTH:
+        if not REPOSITORY_RE.fullmatch(repository) or len(repository) > MAX_REPOSITORY_LENGTH:
             raise InvalidArgumentValueError("Invalid --repository '{}': expected a lowercase repository path, e.g. "
                                             "hello-world or team/app.".format(repository))
     if namespace.tag_filter is not None:
@@ -433,9 +436,7 @@ def _validate_import_batch(namespace):
         raise MutuallyExclusiveArgumentError("An import batch needs exactly one of --storage-blobs b1 b2 ... and "
                                              "--manifest-file FILE (the manifest of the export batch).")
     for blob in namespace.storage_blobs or []:
-        if not blob.strip():
-            raise InvalidArgumentValueError("--storage-blobs must not contain an empty name, e.g. --storage-blobs "
-                                            "release42-001 release42-002")
+        validate_blob_name(blob)
     if namespace.manifest_file:
         read_batch_manifest(namespace.manifest_file)
 

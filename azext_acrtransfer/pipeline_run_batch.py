@@ -22,6 +22,7 @@ from azure.cli.core.azclierror import AzureResponseError, InvalidArgumentValueEr
 from knack.log import get_logger
 
 from . import _batch_plan as plan
+from ._redact import redact
 from ._utils import get_existing
 from ._validators import DEFAULT_MAX_CONCURRENT_RUNS, normalize_artifact, read_batch_manifest
 from ._wire import ExportRun, ImportRun
@@ -190,8 +191,9 @@ class _ManifestWriter:
         if not self.path:
             return
         with self.lock:
+            # The manifest crosses the boundary with the blobs: a SAS signature a service message quotes stays here.
             self.entries[outcome.batch.index] = plan.manifest_entry(outcome.batch, outcome.status, outcome.run,
-                                                                    outcome.error)
+                                                                    redact(outcome.error))
             manifest = plan.build_manifest(*self.header, list(self.entries.values()))
             directory = os.path.dirname(os.path.abspath(self.path))
             handle, temporary = tempfile.mkstemp(prefix='.manifest-', dir=directory)

@@ -70,6 +70,11 @@ def test_a_bad_reference_in_the_file_is_named_with_its_line(tmp_path):
     (dict(), RequiredArgumentMissingError, 'needs artifacts'),
     (dict(artifacts=['a:1'], storage_blob_prefix=' '), InvalidArgumentValueError, '--storage-blob-prefix'),
     (dict(artifacts=['a:1'], storage_blob_prefix='dir/'), InvalidArgumentValueError, '--storage-blob-prefix'),
+    (dict(artifacts=['a:1'], storage_blob_prefix='a/../b'), InvalidArgumentValueError, '--storage-blob-prefix'),
+    (dict(artifacts=['a:1'], storage_blob_prefix='b' * 1020), InvalidArgumentValueError, '--storage-blob-prefix'),
+    (dict(pipeline_type='import', storage_blob_prefix=None, storage_blobs=['ok', 'bad/']), InvalidArgumentValueError,
+     "Invalid --storage-blob 'bad/'"),
+    (dict(artifacts=['a:1\n']), InvalidArgumentValueError, 'control character'),
     (dict(artifacts=['a:1'], tag_filter='v1'), ArgumentUsageError, 'give --repository too'),
     (dict(repository=['app'], tag_filter='v1['), InvalidArgumentValueError, 'not a regular expression'),
     (dict(repository=['App']), InvalidArgumentValueError, 'Invalid --repository'),
@@ -181,7 +186,8 @@ class FakeService:
         properties['response'] = {'status': properties['provisioningState'],
                                   'importedArtifacts': [] if failed else artifacts, 'catalogDigest': 'sha256:' + name}
         if failed:
-            properties['response']['pipelineRunErrorMessage'] = "Artifact 'missing:1' was not found"
+            properties['response']['pipelineRunErrorMessage'] = (
+                "Artifact 'missing:1' was not found (https://a.blob.core.windows.net/c/b?sv=1&sig=SeCrEt)")
         with self.lock:
             self.running -= 1
         poller.finish()
@@ -242,6 +248,7 @@ def test_a_failed_batch_fails_alone_and_a_rerun_runs_only_it_with_a_fresh_force_
         export(client, artifacts, str(manifest_path))
     statuses = [b['status'] for b in json.loads(manifest_path.read_text())['batches']]
     assert statuses == ['Succeeded', 'Succeeded', 'Failed']
+    assert 'sig=REDACTED' in manifest_path.read_text() and 'SeCrEt' not in manifest_path.read_text()
     assert all(body['properties'].get('forceUpdateTag') is None for _, body in client.pipeline_runs.puts)
 
     client.pipeline_runs.puts.clear()

@@ -193,3 +193,18 @@ def test_the_login_server_comes_from_the_registry_resource(monkeypatch):
     assert _registry.registry_login_server(cmd, 'rg', 'reg') == 'reg.azurecr.us'
     assert sent == [('GET', '/subscriptions/sub-1/resourceGroups/rg/providers/Microsoft.ContainerRegistry/'
                             'registries/reg')]
+
+
+def test_a_registry_resource_without_a_login_server_is_reported(monkeypatch):
+    class FakeTransferClient:
+        subscription_id = 'sub-1'
+
+        @staticmethod
+        def send(method, url):
+            http = type('Http', (), {'json': lambda self: {'properties': {}}})()
+            return type('PipelineResponse', (), {'http_response': http})()
+
+    import azext_acrtransfer._client_factory as factory
+    monkeypatch.setattr(factory, 'cf_acrtransfer', lambda cli_ctx: FakeTransferClient())
+    with pytest.raises(AzureResponseError, match="registry 'reg' has no properties.loginServer"):
+        _registry.registry_login_server(type('Cmd', (), {'cli_ctx': None})(), 'rg', 'reg')
