@@ -325,3 +325,12 @@ def validate_top(namespace):
     if namespace.top is not None and namespace.top < 1:
         raise InvalidArgumentValueError("Invalid --top '{}': give a positive integer, the number of most recent "
                                         "runs to list, e.g. --top 10.".format(namespace.top))
+
+
+# ---- check -------------------------------------------------------------------------------------------------
+
+def validate_pipeline_check(namespace):
+    validate_existing_pipeline(namespace)
+    if namespace.storage_blob is not None and not namespace.storage_blob.strip():
+        raise InvalidArgumentValueError("--storage-blob must not be empty: give the blob's name in the pipeline's "
+                                        "storage container, e.g. --storage-blob myexport.tar")
