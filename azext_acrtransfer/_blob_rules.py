@@ -41,9 +41,11 @@ def metadata_fix(place, blob):
 
 
 def md5_fix(place, blob):
-    download = 'az storage blob download {} --file /dev/stdout --no-progress --output none'.format(place.args(blob))
-    return 'az storage blob update {} --content-md5 "$({} | openssl dgst -md5 -binary | base64)"'.format(
-        place.args(blob), download)
+    # Via a file: a download to a pipe is refused, and && keeps a failed download from setting a wrong MD5.
+    local = 'acrtransfer-md5.download'
+    return ('az storage blob download {args} --file {local} --no-progress --output none && az storage blob update '
+            '{args} --content-md5 "$(openssl dgst -md5 -binary {local} | base64)" --output none && rm {local}').format(
+                args=place.args(blob), local=local)
 
 
 def _category(metadata):

@@ -66,6 +66,19 @@ class PipelineFacts:  # pylint: disable=too-many-instance-attributes
     def place(self):
         return BlobPlace(self.account, self.container)
 
+    def recreate_command(self, *more_options):
+        """Delete and create the pipeline again with the same settings plus `more_options`, granting the new
+        identity its access in the same step (a system-assigned identity is a new principal)."""
+        access = (' --storage-access-mode ManagedIdentity' if self.access_mode == MANAGED_IDENTITY
+                  else ' --secret-uri {}'.format(self.secret_uri))
+        options = list(self.options) + [o for o in more_options if o not in self.options]
+        user_identities = list(self.identity.get('userAssignedIdentities') or {})
+        create = self.command('create', ' --storage-container-uri {}{}{}{}{} --grant-access'.format(
+            self.container_uri, access, ' --options ' + ' '.join(options) if options else '',
+            ' --assign-identity ' + user_identities[0] if user_identities else '',
+            '' if self.kind == 'export' or self.trigger_enabled else ' --source-trigger-enabled false'))
+        return '{} && {}'.format(self.command('delete'), create)
+
     def command(self, verb, extra=''):
         return 'az acr {}-pipeline {} --resource-group {} --registry {} --name {}{}'.format(
             self.kind, verb, self.resource_group, self.registry, self.name, extra)
@@ -133,7 +146,7 @@ def pipeline_state_check(facts):
         return passed(NAME_PIPELINE, "{} pipeline '{}' exists and is Succeeded.".format(facts.kind.capitalize(),
                                                                                      facts.name))
     return failed(NAME_PIPELINE, "The pipeline's provisioningState is {}, not Succeeded: runs cannot use it.".format(
-        facts.state), '{} && {}'.format(facts.command('delete'), facts.command('create', ' ...')))
+        facts.state), facts.recreate_command())
 
 
 def identity_check(facts):
@@ -280,7 +293,8 @@ def _list_error(container):
             break
         return None
     except HttpResponseError as error:
-        return error.status_code, getattr(error, 'error_code', None) or str(error.status_code), _first_line(error)
+        code = getattr(error, 'error_code', None)
+        return error.status_code, str(getattr(code, 'value', code) or error.status_code), _first_line(error)
     except AzureError as error:
         return None, 'Unreachable', _first_line(error)
 
@@ -371,7 +385,6 @@ def storage_blob_check(facts, container, blob_name):
     except ResourceNotFoundError:
         existing = None
     if facts.kind == 'export':
-        return export_blob_rule(blob_name, existing, facts.options, facts.command(
-            'delete') + ' && ' + facts.command('create', ' ... --options OverwriteBlobs'))
+        return export_blob_rule(blob_name, existing, facts.options, facts.recreate_command('OverwriteBlobs'))
     return import_blob_rule(blob_name, existing, facts.place)
 

@@ -39,8 +39,11 @@ def test_missing_or_wrong_category_fails_with_the_metadata_command():
 def test_missing_md5_fails_with_a_command_that_sets_it():
     result = trigger_eligibility(blob(md5=None), NOW, PLACE)
     assert result.status == FAILED and 'Content-MD5' in result.detail
-    assert result.fix.startswith('az storage blob update --account-name mystorage --container-name transfer '
-                                 '--name myblob --content-md5 "$(az storage blob download')
+    assert result.fix == ('az storage blob download --account-name mystorage --container-name transfer --name myblob '
+                          '--file acrtransfer-md5.download --no-progress --output none && az storage blob update '
+                          '--account-name mystorage --container-name transfer --name myblob --content-md5 '
+                          '"$(openssl dgst -md5 -binary acrtransfer-md5.download | base64)" --output none && rm '
+                          'acrtransfer-md5.download')
 
 
 def test_age_limit_is_sixty_days():
