@@ -1,0 +1,257 @@
+# --------------------------------------------------------------------------------------------
+# Copyright (c) The acrtransfer authors. Licensed under the MIT License.
+# --------------------------------------------------------------------------------------------
+"""The registry's data plane, as far as the extension needs it: does a manifest exist, which tags does a
+repository have.
+
+Authentication is ACR's own: az's ARM token for the current cloud and subscription is exchanged at
+``https://<loginServer>/oauth2/exchange`` for a refresh token, which buys an access token per scope at
+``/oauth2/token`` (the flow `az acr login` uses). Requests go through `requests` as az's acr commands send
+them, so REQUESTS_CA_BUNDLE, proxies and AZURE_CLI_DISABLE_CONNECTION_VERIFICATION apply the same way.
+"""
+
+import time
+from urllib.parse import quote, urljoin
+
+from azure.cli.core.azclierror import (
+    AzureConnectionError,
+    AzureResponseError,
+    ResourceNotFoundError,
+    UnauthorizedError,
+)
+from knack.log import get_logger
+
+logger = get_logger(__name__)
+
+MANIFEST_MEDIA_TYPES = ', '.join((
+    'application/vnd.oci.image.index.v1+json',
+    'application/vnd.oci.image.manifest.v1+json',
+    'application/vnd.docker.distribution.manifest.list.v2+json',
+    'application/vnd.docker.distribution.manifest.v2+json',
+    'application/vnd.docker.distribution.manifest.v1+prettyjws',
+))
+TAG_PAGE_SIZE = 100
+TIMEOUT = (10, 60)  # seconds: connect, read
+ATTEMPTS = 4
+CONNECT_ATTEMPTS = 2  # DNS and refused connections rarely heal within seconds; resets mid-request often do
+RETRY_STATUSES = (429, 500, 502, 503, 504)
+MAX_RETRY_AFTER = 30  # seconds: a longer Retry-After is not worth holding a command for
+
+REGISTRY_NOT_FOUND = "Registry '{registry}' was not found in resource group '{group}'."
+UNREACHABLE = ("Cannot reach registry '{login_server}' from here ({reason}). Check the name, DNS, the network path "
+               "(private endpoint, firewall, proxy) and, for a private CA, REQUESTS_CA_BUNDLE.")
+EXCHANGE_REFUSED = ("Registry '{login_server}' refused az's token at /oauth2/exchange (HTTP {status}): log in again "
+                    "with `az login`, and check that the registry belongs to the current cloud and tenant.")
+TOKEN_REFUSED = ("Registry '{login_server}' refused an access token for '{scope}' (HTTP {status}): your identity "
+                 "needs a role with pull/read access on the registry, e.g. AcrPull.")
+ACCESS_DENIED = ("Registry '{login_server}' denied {what} (HTTP {status}): your identity needs a role with "
+                 "pull/read access on the registry, e.g. AcrPull.")
+REQUEST_FAILED = "Registry '{login_server}' answered {what} with HTTP {status}{detail}."
+NO_ANSWER = "Registry '{login_server}' did not answer {what} within {seconds} seconds."
+NOT_JSON = "Registry '{login_server}' answered {what} with a body that is not JSON."
+REPOSITORY_NOT_FOUND = "Repository '{repository}' was not found in registry '{login_server}'."
+
+
+class RegistryUnreachable(AzureConnectionError):
+    """The registry cannot be reached from here (DNS, connect, TLS): callers that only check may skip."""
+
+
+def registry_login_server(cmd, resource_group, registry):
+    """properties.loginServer of the registry, from ARM (the client's api-version covers registries too)."""
+    from azure.core.exceptions import ResourceNotFoundError as HttpNotFound
+    from ._client_factory import cf_acrtransfer
+    from ._wire import registry_path
+    client = cf_acrtransfer(cmd.cli_ctx)
+    try:
+        response = client.send('GET', registry_path(client.subscription_id, resource_group, registry))
+    except HttpNotFound:
+        raise ResourceNotFoundError(REGISTRY_NOT_FOUND.format(registry=registry, group=resource_group)) from None
+    return response.http_response.json()['properties']['loginServer']
+
+
+def _arm_token(cli_ctx):
+    """az's ARM access token for the current subscription, and its tenant (the exchange asks for both)."""
+    from azure.cli.core._profile import Profile
+    from azure.cli.core.commands.client_factory import get_subscription_id
+    creds, _, tenant = Profile(cli_ctx=cli_ctx).get_raw_token(subscription=get_subscription_id(cli_ctx))
+    return creds[1], tenant
+
+
+class RegistryDataClient:
+    """HEAD manifests and list tags of one registry, with tokens cached per scope for the client's life."""
+
+    def __init__(self, cli_ctx, login_server, session=None):
+        import requests
+        from azure.cli.core.util import should_disable_connection_verify
+        self.login_server = login_server.rstrip('/')
+        self._base_url = 'https://{}'.format(self.login_server)
+        self._cli_ctx = cli_ctx
+        self._session = session or requests.Session()
+        self._verify = not should_disable_connection_verify()
+        self._refresh_token = None
+        self._access_tokens = {}
+
+    # ---- the two questions ------------------------------------------------------------------------------------
+
+    def manifest_exists(self, repository, reference):
+        """HEAD /v2/<repository>/manifests/<tag or digest>: True on 200, False on 404."""
+        path = '/v2/{}/manifests/{}'.format(repository, quote(reference, safe=':'))
+        what = "the manifest '{}{}{}'".format(repository, '@' if reference.startswith('sha256:') else ':', reference)
+        response = self._authorized('HEAD', path, 'repository:{}:pull'.format(repository), what,
+                                    headers={'Accept': MANIFEST_MEDIA_TYPES})
+        if response.status_code == 404:
+            return False
+        self._raise_for_status(response, what)
+        return True
+
+    def list_tags(self, repository):
+        """Every tag name of the repository, following the Link header from page to page."""
+        scope = 'repository:{}:metadata_read'.format(repository)
+        what = "the tag list of '{}'".format(repository)
+        url = '/acr/v1/{}/_tags?n={}'.format(repository, TAG_PAGE_SIZE)
+        names = []
+        while url:
+            response = self._authorized('GET', url, scope, what)
+            if response.status_code == 404:
+                raise ResourceNotFoundError(REPOSITORY_NOT_FOUND.format(repository=repository,
+                                                                        login_server=self.login_server))
+            self._raise_for_status(response, what)
+            names.extend(tag['name'] for tag in self._json(response, what).get('tags') or [])
+            url = (response.links.get('next') or {}).get('url')
+        return names
+
+    # ---- tokens -----------------------------------------------------------------------------------------------
+
+    def _exchange_refresh_token(self):
+        access_token, tenant = _arm_token(self._cli_ctx)
+        form = {'grant_type': 'access_token', 'service': self.login_server, 'tenant': tenant,
+                'access_token': access_token}
+        response = self._send('POST', '/oauth2/exchange', "az's token", data=form)
+        if response.status_code != 200:
+            raise UnauthorizedError(EXCHANGE_REFUSED.format(login_server=self.login_server,
+                                                            status=response.status_code))
+        return self._json(response, '/oauth2/exchange')['refresh_token']
+
+    def _access_token(self, scope):
+        if scope not in self._access_tokens:
+            if self._refresh_token is None:
+                self._refresh_token = self._exchange_refresh_token()
+            form = {'grant_type': 'refresh_token', 'service': self.login_server, 'scope': scope,
+                    'refresh_token': self._refresh_token}
+            response = self._send('POST', '/oauth2/token', 'a token request', data=form)
+            if response.status_code != 200:
+                raise UnauthorizedError(TOKEN_REFUSED.format(login_server=self.login_server, scope=scope,
+                                                             status=response.status_code))
+            self._access_tokens[scope] = self._json(response, '/oauth2/token')['access_token']
+        return self._access_tokens[scope]
+
+    def _authorized(self, method, path_or_url, scope, what, headers=None):
+        """Send with the scope's access token; on a 401 (token expired) get fresh tokens and try once more."""
+        for fresh in (False, True):
+            if fresh:
+                self._refresh_token = None
+                self._access_tokens.pop(scope, None)
+            token_headers = dict(headers or {}, Authorization='Bearer {}'.format(self._access_token(scope)))
+            response = self._send(method, path_or_url, what, headers=token_headers)
+            if response.status_code != 401:
+                return response
+        return response
+
+    # ---- transport ----------------------------------------------------------------------------------------------
+
+    def _send(self, method, path_or_url, what, **kwargs):
+        """One request, retried on 429, 5xx, dropped connections and read timeouts. DNS, connect and TLS
+        failures become RegistryUnreachable (TLS at once: it will not heal by retrying)."""
+        import requests
+        url = urljoin(self._base_url + '/', path_or_url)
+        attempt = 1
+        while True:
+            logger.debug('Registry request: %s %s', method, url.split('?')[0])
+            try:
+                response = self._session.request(method, url, timeout=TIMEOUT, verify=self._verify,
+                                                 allow_redirects=False, **kwargs)
+            except requests.exceptions.SSLError as error:
+                raise RegistryUnreachable(UNREACHABLE.format(login_server=self.login_server,
+                                                             reason=_reason(error))) from None
+            except requests.exceptions.ReadTimeout:
+                if attempt >= ATTEMPTS:
+                    raise AzureResponseError(NO_ANSWER.format(login_server=self.login_server, what=what,
+                                                              seconds=TIMEOUT[1])) from None
+                delay = _backoff(attempt)
+            except requests.exceptions.ConnectionError as error:
+                if attempt >= (CONNECT_ATTEMPTS if _failed_to_connect(error) else ATTEMPTS):
+                    raise RegistryUnreachable(UNREACHABLE.format(login_server=self.login_server,
+                                                                 reason=_reason(error))) from None
+                delay = _backoff(attempt)
+            else:
+                if response.status_code not in RETRY_STATUSES or attempt >= ATTEMPTS:
+                    return response
+                delay = _retry_after(response, attempt)
+            time.sleep(delay)
+            attempt += 1
+
+    def _raise_for_status(self, response, what):
+        if response.status_code in (401, 403):
+            raise UnauthorizedError(ACCESS_DENIED.format(login_server=self.login_server, what=what,
+                                                         status=response.status_code))
+        if response.status_code >= 400:
+            raise AzureResponseError(REQUEST_FAILED.format(login_server=self.login_server, what=what,
+                                                           status=response.status_code,
+                                                           detail=_error_detail(response)))
+
+    def _json(self, response, what):
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            raise AzureResponseError(NOT_JSON.format(login_server=self.login_server, what=what))
+        return body
+
+
+def _backoff(attempt):
+    return 0.5 * 2 ** (attempt - 1)
+
+
+def _retry_after(response, attempt):
+    try:
+        return min(max(float(response.headers.get('Retry-After')), 0), MAX_RETRY_AFTER)
+    except (TypeError, ValueError):
+        return _backoff(attempt)
+
+
+def _failed_to_connect(error):
+    """DNS failure, refusal or connect timeout, as opposed to a connection dropped after it was made."""
+    import requests
+    from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
+    return isinstance(error, requests.exceptions.ConnectTimeout) or \
+        any(isinstance(cause, (NewConnectionError, ConnectTimeoutError)) for cause in _causes(error))
+
+
+def _causes(error):
+    """The error and what it wraps, outermost first (urllib3 keeps the cause in .reason or args[0])."""
+    chain = [error]
+    while len(chain) < 10:
+        inner = getattr(chain[-1], 'reason', None)
+        if not isinstance(inner, Exception) and chain[-1].args and isinstance(chain[-1].args[0], Exception):
+            inner = chain[-1].args[0]
+        if not isinstance(inner, Exception):
+            break
+        chain.append(inner)
+    return chain
+
+
+def _reason(error):
+    """The innermost cause: it names the DNS failure, the refusal or the certificate problem."""
+    cause = _causes(error)[-1]
+    return str(cause) or type(cause).__name__
+
+
+def _error_detail(response):
+    """ACR's first error message, if the body carries one."""
+    try:
+        errors = (response.json() or {}).get('errors') or []
+        message = errors[0].get('message') if errors and isinstance(errors[0], dict) else None
+    except (ValueError, AttributeError):
+        message = None
+    return ': {}'.format(message) if message else ''
