@@ -45,6 +45,10 @@ def load_arguments(self, _):
                        help='Also check this blob: ' + ('it must not exist unless the pipeline has OverwriteBlobs.'
                                                         if kind == 'export' else
                                                         'it must exist with a Content-MD5.'))
+    with self.argument_context('acr export-pipeline check') as c:
+        c.argument('artifacts', options_list=['--artifacts', '-a'], nargs='+',
+                   help='Also check that these artifacts exist in the registry, as pipeline-run create takes them: '
+                        '<repository>:<tag> or <repository>@sha256:<digest>; at most 50.')
 
     with self.argument_context('acr import-pipeline create') as c:
         c.argument('source_trigger_enabled', options_list=['--source-trigger-enabled', '-e'],

@@ -15,7 +15,7 @@ from . import _sas
 from ._access import (RoleHolding, can_get_secrets, find_storage_account, find_vault, origin,
                       policy_secret_permissions, storage_actions)
 from ._blob_rules import BlobFacts, BlobPlace, export_blob_rule, import_blob_rule, trigger_eligibility
-from ._check_result import any_failed, failed, passed, skipped
+from ._check_result import any_failed, failed, passed, skipped, warning
 from ._permissions import KEY_VAULT_ROLE, UNKNOWN_PRINCIPAL, principal_id, storage_account_name, storage_role
 from ._wire import MANAGED_IDENTITY
 
@@ -84,18 +84,21 @@ class PipelineFacts:  # pylint: disable=too-many-instance-attributes
             self.kind, verb, self.resource_group, self.registry, self.name, extra)
 
 
-def check_export_pipeline(cmd, client, resource_group_name, registry_name, pipeline_name, storage_blob=None):
-    return run_checks(cmd, client, 'export', resource_group_name, registry_name, pipeline_name, storage_blob)
+def check_export_pipeline(cmd, client, resource_group_name, registry_name, pipeline_name, storage_blob=None,
+                          artifacts=None):
+    return run_checks(cmd, client, 'export', (resource_group_name, registry_name, pipeline_name), storage_blob,
+                      artifacts)
 
 
 def check_import_pipeline(cmd, client, resource_group_name, registry_name, pipeline_name, storage_blob=None):
-    return run_checks(cmd, client, 'import', resource_group_name, registry_name, pipeline_name, storage_blob)
+    return run_checks(cmd, client, 'import', (resource_group_name, registry_name, pipeline_name), storage_blob)
 
 
-def run_checks(cmd, client, kind, resource_group, registry, name, storage_blob):  # pylint: disable=too-many-arguments
+def run_checks(cmd, client, kind, names, storage_blob, artifacts=None):  # pylint: disable=too-many-arguments
+    """`names` is (resource group, registry, pipeline name)."""
     from ._redact import redact_secrets_in_logs
     redact_secrets_in_logs()  # storage requests carry the SAS in their URL, which --debug traces print
-    results = collect_results(cmd, client, kind, resource_group, registry, name, storage_blob)
+    results = collect_results(cmd, client, kind, names, storage_blob, artifacts)
     if any_failed(results):
         exit_non_zero_after_output(cmd.cli_ctx)
     return [result.to_dict() for result in results]
@@ -111,8 +114,9 @@ def exit_non_zero_after_output(cli_ctx):
     cli_ctx.register_event(EVENT_CLI_SUCCESSFUL_EXECUTE, exit_failed)
 
 
-def collect_results(cmd, client, kind, resource_group, registry, name, storage_blob):  # pylint: disable=too-many-arguments
+def collect_results(cmd, client, kind, names, storage_blob, artifacts):  # pylint: disable=too-many-arguments
     from azure.core.exceptions import ResourceNotFoundError
+    resource_group, registry, name = names
     try:
         pipeline = client.get(resource_group, registry, name)
     except ResourceNotFoundError:
@@ -136,6 +140,8 @@ def collect_results(cmd, client, kind, resource_group, registry, name, storage_b
         results.extend(trigger_checks(facts, container, now))
     if storage_blob:
         results.append(storage_blob_check(facts, container, storage_blob))
+    if artifacts:
+        results.extend(artifact_checks(cmd, facts, artifacts))
     return results
 
 
@@ -388,3 +394,44 @@ def storage_blob_check(facts, container, blob_name):
         return export_blob_rule(blob_name, existing, facts.options, facts.recreate_command('OverwriteBlobs'))
     return import_blob_rule(blob_name, existing, facts.place)
 
+
+# ---- artifacts -----------------------------------------------------------------------------------------------
+
+def split_artifact(artifact):
+    """(repository, reference): the digest when the artifact names one, else its tag."""
+    reference = artifact
+    if '@' in artifact:
+        reference, digest = artifact.split('@', 1)
+        return reference.split(':', 1)[0], digest
+    repository, _, tag = reference.partition(':')
+    return repository, tag
+
+
+def artifact_checks(cmd, facts, artifacts):
+    """Each artifact exists in the pipeline's own registry (a manifest HEAD). A registry that cannot be reached
+    from here (private endpoint) or that does not let the caller read makes them Skipped: the pipeline's
+    service reaches it differently."""
+    from azure.cli.core.azclierror import AzCLIError
+    from ._registry import RegistryDataClient, RegistryUnreachable, registry_login_server
+    names = ['Artifact ' + artifact for artifact in artifacts]
+    try:
+        client = RegistryDataClient(cmd.cli_ctx, registry_login_server(cmd, facts.resource_group, facts.registry))
+        found = [client.manifest_exists(*split_artifact(artifact)) for artifact in artifacts]
+    except RegistryUnreachable as error:
+        return [skipped(name, 'The registry cannot be reached from here: {}'.format(error)) for name in names]
+    except AzCLIError as error:
+        return [skipped(name, 'The registry cannot be read as you: {}'.format(error)) for name in names]
+    return [artifact_result(name, artifact, exists, facts)
+            for name, artifact, exists in zip(names, artifacts, found)]
+
+
+def artifact_result(name, artifact, exists, facts):
+    if exists:
+        return passed(name, "'{}' exists in registry '{}'.".format(artifact, facts.registry))
+    repository = split_artifact(artifact)[0]
+    fix = 'az acr repository show-tags --name {} --repository {} --output table'.format(facts.registry, repository)
+    if 'ContinueOnErrors' in facts.options:
+        return warning(name, "'{}' does not exist in registry '{}': with ContinueOnErrors the run skips it.".format(
+            artifact, facts.registry), fix)
+    return failed(name, "'{}' does not exist in registry '{}': the run would fail (check the spelling).".format(
+        artifact, facts.registry), fix)

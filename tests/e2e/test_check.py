@@ -384,3 +384,13 @@ def test_missing_pipeline_is_a_failed_check(source):
     code, results = check(source, "export", unique("nothere"))
     assert code == 1 and set(failed(results)) == {"Pipeline"}
     assert results["Pipeline"]["fix"].startswith("az acr export-pipeline list")
+
+
+def test_misspelled_artifact(source):
+    exporter, _ = export_pipeline(source, "--grant-access")
+    fix = assert_only_failed(source, "export", exporter, f"Artifact {SAMPLE_REPOSITORY}:lates", "--artifacts",
+                             f"{SAMPLE_REPOSITORY}:lates")
+    assert "latest" in shell(source, fix).split()
+    results = assert_passes(source, "export", exporter, "--artifacts", LATEST)
+    assert results[f"Artifact {LATEST}"]["status"] == "Passed"
+    assert_export_succeeds(source, exporter)
