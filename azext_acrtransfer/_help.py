@@ -225,6 +225,10 @@ examples:
   - name: Also check the blob of the next run.
     text: >
         az acr export-pipeline check -g $MyRG -r $MyReg -n $MyPipeline --storage-blob $MyBlob
+  - name: Also check that the artifacts of the next run exist in the registry.
+    text: >
+        az acr export-pipeline check -g $MyRG -r $MyReg -n $MyPipeline --artifacts hello-world:latest
+        hello-world@sha256:90659bf80b44ce6be8234e6ff90a1ac34acbeb826903b02cfa0da11c82cbc042
   - name: List only the failed checks and their fixes.
     text: >
         az acr export-pipeline check -g $MyRG -r $MyReg -n $MyPipeline --query "[?status=='Failed'].[name,fix]"
@@ -236,8 +240,8 @@ type: command
 short-summary: Grant the export pipeline's identity what its runs need, and nothing when it has it already.
 long-summary: >
     SasToken mode: secret get on the Key Vault, as an access policy (every other policy is kept) or, for a vault
-    with Azure RBAC, the role 'Key Vault Secrets User' on the vault. ManagedIdentity mode: 'Storage Blob Data Contributor' on the storage
-    account. When you may not grant it, the error names the command someone who may can run.
+    with Azure RBAC, the role 'Key Vault Secrets User' on the vault. ManagedIdentity mode: 'Storage Blob Data
+    Contributor' on the storage account. When you may not grant it, the error names the command someone who may can run.
 examples:
   - name: Grant a pipeline access to its Key Vault secret or storage account.
     text: >
@@ -253,8 +257,9 @@ long-summary: >
     in SasToken mode the Key Vault is found (by the secret URI's origin), the identity may get the secret
     (access policy, or a role with Azure RBAC), the secret exists, and the SAS token is valid, HTTPS-only, for
     the blob service, with srt=sco and the permissions the pipeline needs, and storage accepts it; in
-    ManagedIdentity mode the identity holds its role on the storage account. With the source trigger enabled, every blob of the container is judged eligible or not. The exit code is 1 when a
-    check Failed. The SAS token itself is never shown.
+    ManagedIdentity mode the identity holds its role on the storage account. With the source trigger enabled,
+    every blob of the container is judged eligible or not. The exit code is 1 when a check Failed. The SAS
+    token itself is never shown.
 examples:
   - name: Check a pipeline and show the result as a table.
     text: >
@@ -273,8 +278,9 @@ type: command
 short-summary: Grant the import pipeline's identity what its runs need, and nothing when it has it already.
 long-summary: >
     SasToken mode: secret get on the Key Vault, as an access policy (every other policy is kept) or, for a vault
-    with Azure RBAC, the role 'Key Vault Secrets User' on the vault. ManagedIdentity mode: 'Storage Blob Data Reader' ('Storage Blob Data Contributor' with DeleteSourceBlobOnSuccess) on the storage
-    account. When you may not grant it, the error names the command someone who may can run.
+    with Azure RBAC, the role 'Key Vault Secrets User' on the vault. ManagedIdentity mode: 'Storage Blob Data
+    Reader' on the storage account ('Storage Blob Data Contributor' with DeleteSourceBlobOnSuccess). When you
+    may not grant it, the error names the command someone who may can run.
 examples:
   - name: Grant a pipeline access to its Key Vault secret or storage account.
     text: >

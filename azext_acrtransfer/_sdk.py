@@ -90,8 +90,8 @@ def read_secret(cli_ctx, secret_uri):
     from azure.core.rest import HttpRequest
     kwargs = prepare_client_kwargs_track2(cli_ctx)
     scope = 'https://{}/.default'.format(cli_ctx.cloud.suffixes.keyvault_dns.lstrip('.'))
-    pipeline_policies = [policies.RequestIdPolicy(), policies.HeadersPolicy(kwargs.get('headers')),
-                         kwargs.get('user_agent_policy') or policies.UserAgentPolicy(user_agent=kwargs.get('user_agent')),
+    user_agent = kwargs.get('user_agent_policy') or policies.UserAgentPolicy(user_agent=kwargs.get('user_agent'))
+    pipeline_policies = [policies.RequestIdPolicy(), policies.HeadersPolicy(kwargs.get('headers')), user_agent,
                          policies.RetryPolicy(),
                          policies.BearerTokenCredentialPolicy(_login_credential(cli_ctx), scope),
                          policies.HttpLoggingPolicy()]

@@ -149,8 +149,8 @@ def collect_results(cmd, client, kind, names, storage_blob, artifacts):  # pylin
 
 def pipeline_state_check(facts):
     if facts.state == 'Succeeded':
-        return passed(NAME_PIPELINE, "{} pipeline '{}' exists and is Succeeded.".format(facts.kind.capitalize(),
-                                                                                     facts.name))
+        return passed(NAME_PIPELINE, "{} pipeline '{}' exists and is Succeeded.".format(
+            facts.kind.capitalize(), facts.name))
     return failed(NAME_PIPELINE, "The pipeline's provisioningState is {}, not Succeeded: runs cannot use it.".format(
         facts.state), facts.recreate_command())
 

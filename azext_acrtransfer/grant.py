@@ -24,7 +24,7 @@ from ._wire import MANAGED_IDENTITY
 
 logger = get_logger(__name__)
 
-CANNOT_GRANT = ("You cannot grant this ({reason}). Someone allowed to{what} can run:\n    {command}")
+CANNOT_GRANT = "You cannot grant this ({reason}). Someone allowed to{what} can run:\n    {command}"
 
 
 def grant_export_pipeline(cmd, client, resource_group_name, registry_name, pipeline_name):
@@ -73,8 +73,8 @@ def _grant_secret_access(cmd, principal, secret_uri):
     with _refused_as_unauthorized(command, ' change the access policies of the vault'):
         _sdk.keyvault_client(cmd.cli_ctx).vaults.update_access_policy(
             resource_group_of(vault.id), vault.name, 'add', parameters)
-    return _outcome(principal, vault.id, ['secrets: get'], "Added secret get for {} to the access policies of Key "
-                                                          "Vault '{}'.".format(principal, vault.name))
+    return _outcome(principal, vault.id, ['secrets: get'],
+                    "Added secret get for {} to the access policies of Key Vault '{}'.".format(principal, vault.name))
 
 
 def _grant_storage_role(cmd, principal, container_uri, kind, options):  # pylint: disable=too-many-arguments
@@ -124,4 +124,3 @@ class _refused_as_unauthorized:  # pylint: disable=invalid-name,too-few-public-m
             raise UnauthorizedError(CANNOT_GRANT.format(reason=code, what=self.what, command=self.command)) \
                 from None
         return False
-

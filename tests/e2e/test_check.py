@@ -14,7 +14,8 @@ from .conftest import SAMPLE_REPOSITORY, Cloud, unique
 from .workflow import run_export, run_import, wait_for_triggered_run
 
 LATEST = f"{SAMPLE_REPOSITORY}:latest"
-SAS_FIX_RE = re.compile(r'^az keyvault secret set --vault-name \S+ --name (?P<secret>\S+) --value "\$\((?P<generate>.*)\)"$')
+SAS_FIX_RE = re.compile(
+    r'^az keyvault secret set --vault-name \S+ --name (?P<secret>\S+) --value "\$\((?P<generate>.*)\)"$')
 
 
 # ---- helpers ------------------------------------------------------------------------------------------------

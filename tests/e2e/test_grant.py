@@ -83,4 +83,3 @@ def test_grant_access_on_create(source):
     exporter = json.loads(result.stdout)["name"]
     assert_passes(source, "export", exporter)
     assert_export_succeeds(source, exporter)
-
