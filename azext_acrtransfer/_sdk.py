@@ -8,6 +8,7 @@ factories and profiles, so the cloud, the login, the api-versions of that az rel
 apply. Where releases differ, the difference is resolved here:
 - the blob data plane is `azure-storage-blob` from az ~2.85 on, and `azure.multiapi.storagev2.blob.<version>`
   (the same client API) before; az's DATA_STORAGE_BLOB profile names the right one;
+- azure-mgmt-storage 25+ names the listKeys result's field `keys_property` (`keys` is a mapping method there);
 - azure-mgmt-authorization is multi-api on older az (role assignments with their fields under `properties` in
   old api-versions, flattened in newer ones): `field` reads either;
 - the Key Vault secrets data plane is a different SDK on every few az releases, so a secret is read with one
@@ -32,6 +33,17 @@ def authorization_client(cli_ctx):
 def storage_management_client(cli_ctx):
     from azure.cli.core.commands.client_factory import get_mgmt_service_client
     return get_mgmt_service_client(cli_ctx, ResourceType.MGMT_STORAGE)
+
+
+def storage_account_keys(cli_ctx, resource_group, account_name):
+    """The account's key values. Not traced with --debug (they are secrets). azure-mgmt-storage from 25 on has
+    hybrid models, where `keys` is the mapping method and the field is `keys_property`."""
+    result = storage_management_client(cli_ctx).storage_accounts.list_keys(resource_group, account_name,
+                                                                           logging_enable=False)
+    keys = getattr(result, 'keys_property', None)
+    if keys is None:
+        keys = result.keys
+    return [key.value for key in keys or [] if key.value]
 
 
 def field(model, name):

@@ -129,9 +129,10 @@ def collect_results(cmd, client, kind, names, storage_blob, artifacts):  # pylin
     results = [pipeline_state_check(facts), identity_check(facts)]
     container = None
     if facts.access_mode == MANAGED_IDENTITY:
-        results.extend(managed_identity_checks(cmd.cli_ctx, facts))
+        identity_results, account = managed_identity_checks(cmd.cli_ctx, facts)
+        results.extend(identity_results)
         if facts.trigger_enabled or storage_blob:
-            container, listing = caller_container_check(cmd.cli_ctx, facts)
+            container, listing = caller_container_check(cmd.cli_ctx, facts, account)
             results.append(listing)
     else:
         sas_results, container = sas_token_checks(cmd.cli_ctx, facts, now)
@@ -318,44 +319,72 @@ def _error_text(error):
 # ---- ManagedIdentity mode ----------------------------------------------------------------------------------
 
 def managed_identity_checks(cli_ctx, facts):
+    """([StorageAccount, StorageRole], the account or None)."""
     from azure.core.exceptions import HttpResponseError
     role = storage_role(facts.kind, facts.options)
+    unknown = skipped(NAME_STORAGE_ROLE, 'The storage account is not known (see {}).'.format(NAME_ACCOUNT))
+    list_accounts = 'az storage account list --query "[].primaryEndpoints.blob" --output tsv'
     try:
         account = find_storage_account(cli_ctx, facts.container_uri)
     except HttpResponseError as error:
         return [failed(NAME_ACCOUNT, 'The storage accounts of the subscription cannot be listed as you: {}.'.format(
-            _error_text(error)), 'az storage account list --query "[].primaryEndpoints.blob" --output tsv'),
-                skipped(NAME_STORAGE_ROLE, 'The storage account is not known (see {}).'.format(NAME_ACCOUNT))]
+            _error_text(error)), list_accounts), unknown], None
     if account is None:
         return [failed(NAME_ACCOUNT, 'No storage account of the current subscription has the blob endpoint of {}.'
-                       .format(facts.container_uri),
-                       'az storage account list --query "[].primaryEndpoints.blob" --output tsv'),
-                skipped(NAME_STORAGE_ROLE, 'The storage account is not known (see {}).'.format(NAME_ACCOUNT))]
+                       .format(facts.container_uri), list_accounts), unknown], None
     found = passed(NAME_ACCOUNT, "Storage account '{}' serves the container.".format(account.name))
     if not facts.principal_known:
-        return [found, _needs_principal(NAME_STORAGE_ROLE)]
+        return [found, _needs_principal(NAME_STORAGE_ROLE)], account
     holding = RoleHolding(cli_ctx, facts.principal, account.id)
     if holding.allows(*storage_actions(facts.kind, facts.options)):
         return [found, passed(NAME_STORAGE_ROLE, 'The identity holds {} on the account.'.format(
-            ', '.join(holding.names())))]
+            ', '.join(holding.names())))], account
     return [found, failed(NAME_STORAGE_ROLE, "The identity needs '{}' on storage account '{}' (or above){}. `{}` "
                                              "grants it.".format(role, account.name, _held(holding),
                                                                  facts.command('grant')),
                           'az role assignment create --assignee-object-id {} --assignee-principal-type '
-                          'ServicePrincipal --role "{}" --scope {}'.format(facts.principal, role, account.id))]
+                          'ServicePrincipal --role "{}" --scope {}'.format(facts.principal, role, account.id))], \
+        account
 
 
-def caller_container_check(cli_ctx, facts):
-    """In ManagedIdentity mode the blobs are read with the caller's own Azure AD login (as --auth-mode login
-    does); without data access the blob checks are Skipped, not Failed: the pipeline's access is StorageRole's."""
+def caller_container_check(cli_ctx, facts, account):
+    """In ManagedIdentity mode there is no token to read the blobs with: they are read as you, with your Azure AD
+    login (as --auth-mode login), or when storage refuses it with the account key from ARM (as az storage does
+    when given only --account-name). Without either, the blob checks are Skipped, not Failed: the pipeline's own
+    access is what StorageRole checks."""
     from ._sdk import container_client
     container = container_client(cli_ctx, facts.container_uri)
     error = _list_error(container)
     if error is None:
         return container, passed(NAME_CONTAINER, "Container '{}' lists with your login.".format(facts.container))
+    if error[0] in (401, 403) and account is not None:
+        key = _account_key(cli_ctx, account)
+        if key:
+            keyed = container_client(cli_ctx, facts.container_uri, {'account_name': account.name, 'account_key': key})
+            key_error = _list_error(keyed)
+            if key_error is None:
+                return keyed, passed(NAME_CONTAINER, "Container '{}' lists with the account key (your login was "
+                                                     "refused: {} {}).".format(facts.container, error[0], error[1]))
+            error = key_error
     status, code, text = error
-    return None, skipped(NAME_CONTAINER, "Container '{}' cannot be listed with your login, so its blobs are not "
-                                         "checked: {} {} ({}).".format(facts.container, status or '', code, text))
+    if code == 'ContainerNotFound':
+        return None, failed(NAME_CONTAINER, "Container '{}' does not exist in storage account '{}'.".format(
+            facts.container, facts.account), 'az storage container create --account-name {} --name {}'.format(
+                facts.account, facts.container))
+    return None, skipped(NAME_CONTAINER, "Container '{}' cannot be listed as you, so its blobs are not checked: "
+                                         "{} {} ({}).".format(facts.container, status or '', code, text))
+
+
+def _account_key(cli_ctx, account):
+    """The account's first key, or None when ARM does not give it (no listKeys right, shared keys disabled)."""
+    from azure.core.exceptions import HttpResponseError
+    from ._access import resource_group_of
+    from ._sdk import storage_account_keys
+    try:
+        keys = storage_account_keys(cli_ctx, resource_group_of(account.id), account.name)
+    except HttpResponseError:
+        return None
+    return keys[0] if keys else None
 
 
 # ---- blobs -------------------------------------------------------------------------------------------------
