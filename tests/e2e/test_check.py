@@ -397,6 +397,39 @@ def test_export_blob_exists_without_overwrite_blobs(source):
     assert_export_succeeds(source, exporter, blob)
 
 
+def test_secret_uri_of_a_vault_outside_the_subscription(source, target):
+    """A secret URI of the other cloud's vault: no vault of this subscription serves it. The fix lists the vault
+    URIs there are; the pipeline made again with the right one passes."""
+    wrong_secret = target["ACRSANDBOX_SECRET_URI"]
+    exporter, _ = export_pipeline(source, "--grant-access", secret_uri=source["ACRSANDBOX_SECRET_URI"])
+    source.acr("export-pipeline", "delete", "--name", exporter)
+    misdirected = source.acr("export-pipeline", "create", "--name", exporter, "--secret-uri", wrong_secret,
+                             "--storage-container-uri", source["ACRSANDBOX_STORAGE_CONTAINER_URI"])
+    assert misdirected["name"] == exporter
+    fix = assert_only_failed(source, "export", exporter, "KeyVault")
+    assert source["ACRSANDBOX_KEYVAULT_URI"] in shell(source, fix).split()
+    source.acr("export-pipeline", "delete", "--name", exporter)
+    export_pipeline_named(source, exporter)
+    assert_passes(source, "export", exporter)
+    assert_export_succeeds(source, exporter)
+
+
+def export_pipeline_named(cloud: Cloud, name: str) -> None:
+    cloud.acr("export-pipeline", "create", "--name", name, "--secret-uri", cloud["ACRSANDBOX_SECRET_URI"],
+              "--storage-container-uri", cloud["ACRSANDBOX_STORAGE_CONTAINER_URI"], "--grant-access")
+
+
+def test_no_account_key_in_managed_identity_debug_output(source):
+    importer, _ = import_pipeline(source, "--storage-access-mode", "ManagedIdentity", "--grant-access",
+                                  container=source["ACRSANDBOX_STORAGE_CONTAINER_URI"])
+    with open(os.path.join(source["ACRSANDBOX_HOME"], "credentials.json"), encoding="utf-8") as f:
+        key = json.load(f)["storage_keys"]["source"]
+    result = source.az_result("acr", "import-pipeline", "check", "--resource-group", source.group, "--registry",
+                              source.registry, "--name", importer, "--storage-blob", unique("blob"), "--debug")
+    assert "listKeys" in result.stderr, "the key is fetched (and must not be shown)"
+    assert key not in result.stdout and key not in result.stderr
+
+
 def test_missing_pipeline_is_a_failed_check(source):
     code, results = check(source, "export", unique("nothere"))
     assert code == 1 and set(failed(results)) == {"Pipeline"}
