@@ -202,7 +202,9 @@ def key_vault_checks(cli_ctx, facts):
     """([KeyVault, KeyVaultAccess], the vault's name or None)."""
     from azure.core.exceptions import HttpResponseError
     unknown = skipped(NAME_KEY_VAULT_ACCESS, 'The vault is not known (see {}).'.format(NAME_KEY_VAULT))
-    list_vaults = 'az keyvault list --query "[].properties.vaultUri" --output tsv'
+    # az keyvault list shows no properties: each vault's URI comes from az keyvault show.
+    list_vaults = ('az keyvault list --query "[].name" --output tsv | xargs -n 1 az keyvault show --query '
+                   'properties.vaultUri --output tsv --name')
     try:
         vault = find_vault(cli_ctx, facts.secret_uri)
     except HttpResponseError as error:
