@@ -9,8 +9,6 @@ token is read into a local variable, judged and handed to the storage SDK, and n
 
 from datetime import datetime, timezone
 
-from knack.log import get_logger
-
 from . import _sas
 from ._access import (RoleHolding, can_get_secrets, find_storage_account, find_vault, origin,
                       policy_secret_permissions, storage_actions)
@@ -18,8 +16,6 @@ from ._blob_rules import BlobFacts, BlobPlace, export_blob_rule, import_blob_rul
 from ._check_result import any_failed, failed, passed, skipped, warning
 from ._permissions import KEY_VAULT_ROLE, UNKNOWN_PRINCIPAL, principal_id, storage_account_name, storage_role
 from ._wire import MANAGED_IDENTITY
-
-logger = get_logger(__name__)
 
 NAME_PIPELINE = 'Pipeline'
 NAME_IDENTITY = 'Identity'
