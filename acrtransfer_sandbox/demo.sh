@@ -52,7 +52,10 @@ PRINCIPAL=$(az acr export-pipeline show --resource-group "$ACRSANDBOX_RESOURCE_G
 echo "    pipeline identity principalId: $PRINCIPAL"
 show az keyvault set-policy --name "$ACRSANDBOX_KEYVAULT" --secret-permissions get --object-id "$PRINCIPAL" --output none
 
-step "Source cloud: export run"
+step "Source cloud: check everything the export run needs, then run it"
+show az acr export-pipeline check --resource-group "$ACRSANDBOX_RESOURCE_GROUP" --registry "$ACRSANDBOX_REGISTRY" \
+    --name "$EXPORT_PIPELINE" --storage-blob "$BLOB" \
+    --artifacts hello-world:latest hello-world:multiarch "hello-world@$V2_DIGEST" --output table
 show az acr pipeline-run create --resource-group "$ACRSANDBOX_RESOURCE_GROUP" --registry "$ACRSANDBOX_REGISTRY" \
     --pipeline "$EXPORT_PIPELINE" --name "$EXPORT_RUN" --pipeline-type export --storage-blob "$BLOB" \
     --artifacts hello-world:latest hello-world:multiarch "hello-world@$V2_DIGEST" --force-redeploy \
@@ -77,14 +80,13 @@ show az storage blob show --connection-string "$ACRSANDBOX_STORAGE_CONNECTION_ST
     --container-name "$ACRSANDBOX_STORAGE_CONTAINER" --name "$BLOB" \
     --query "{metadata:metadata, contentMd5:properties.contentSettings.contentMd5, size:properties.contentLength}" -o json
 
-step "Target cloud: import pipeline (ManagedIdentity, source trigger enabled) and its role assignment"
+step "Target cloud: import pipeline (ManagedIdentity, source trigger enabled), granted its role in the same step"
 show az acr import-pipeline create --resource-group "$ACRSANDBOX_RESOURCE_GROUP" --registry "$ACRSANDBOX_REGISTRY" \
     --name "$IMPORT_PIPELINE" --storage-access-mode ManagedIdentity \
-    --storage-container-uri "$ACRSANDBOX_STORAGE_CONTAINER_URI" --source-trigger-enabled true --output none
-PRINCIPAL=$(az acr import-pipeline show --resource-group "$ACRSANDBOX_RESOURCE_GROUP" \
-    --registry "$ACRSANDBOX_REGISTRY" --name "$IMPORT_PIPELINE" --query identity.principalId --output tsv)
-show az role assignment create --assignee-object-id "$PRINCIPAL" --assignee-principal-type ServicePrincipal \
-    --role "Storage Blob Data Reader" --scope "$ACRSANDBOX_STORAGE_ACCOUNT_ID" --output none
+    --storage-container-uri "$ACRSANDBOX_STORAGE_CONTAINER_URI" --source-trigger-enabled true --grant-access \
+    --output none
+show az acr import-pipeline check --resource-group "$ACRSANDBOX_RESOURCE_GROUP" --registry "$ACRSANDBOX_REGISTRY" \
+    --name "$IMPORT_PIPELINE" --output table
 
 step "Target cloud: wait for the source-triggered import run of $BLOB"
 TRIGGERED=""
@@ -99,7 +101,9 @@ done
 echo "    triggered run: ${TRIGGERED:-none within ${TRIGGER_TIMEOUT_SECONDS}s}"
 case "$TRIGGERED" in *Succeeded) ;; *) echo "FAILED: the source trigger did not import $BLOB"; exit 1 ;; esac
 
-step "Target cloud: a second import of the same blob, by hand"
+step "Target cloud: a second import of the same blob, by hand, checked first"
+show az acr import-pipeline check --resource-group "$ACRSANDBOX_RESOURCE_GROUP" --registry "$ACRSANDBOX_REGISTRY" \
+    --name "$IMPORT_PIPELINE" --storage-blob "$BLOB" --output table
 show az acr pipeline-run create --resource-group "$ACRSANDBOX_RESOURCE_GROUP" --registry "$ACRSANDBOX_REGISTRY" \
     --pipeline "$IMPORT_PIPELINE" --name "$IMPORT_RUN" --pipeline-type import --storage-blob "$BLOB" \
     --force-redeploy --query "{status:response.status, artifacts:response.importedArtifacts}" -o json

@@ -24,6 +24,7 @@ from .keyvault import build_vault_management_routes, make_secrets_app, seed_vaul
 from .pipelines import PipelineApi
 from .registry_front import make_registry_front_app
 from .sas import account_sas
+from .storage_keys import build_storage_key_routes
 from .store import ResourceStore
 from .tenancy import tenancy_middleware
 from .tokens import TokenIssuer
@@ -52,6 +53,7 @@ def make_front_app(cloud: CloudConfig, store: ResourceStore, issuer: TokenIssuer
     app.add_routes(build_vault_management_routes(store))
     app.add_routes(build_core_routes(cloud, store))
     app.add_routes(build_authorization_routes(cloud, store))
+    app.add_routes(build_storage_key_routes(cloud, credentials.storage_keys[cloud.name]))
     return app
 
 

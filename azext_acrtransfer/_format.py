@@ -150,3 +150,13 @@ def _pipeline_run_batch_row(item):
 
 def pipeline_run_batch_table(result):
     return _rows(result, _pipeline_run_batch_row)
+
+
+def _check_row(result):
+    return OrderedDict([('NAME', result.get('name')), ('STATUS', result.get('status')),
+                        ('DETAIL', result.get('detail')), ('FIX', result.get('fix') or '')])
+
+
+def check_table(result):
+    """`check -o table`: one row per check, in the order they ran."""
+    return _rows(result, _check_row)

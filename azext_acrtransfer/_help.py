@@ -20,7 +20,8 @@ short-summary: Create an export pipeline.
 long-summary: >
     After creating the pipeline, the command prints (on stderr) the permission its identity still needs and a
     ready command to grant it: read access to the Key Vault secret in SasToken mode, or 'Storage Blob Data
-    Contributor' on the storage account in ManagedIdentity mode.
+    Contributor' on the storage account in ManagedIdentity mode. With --grant-access it grants that itself
+    (as `az acr export-pipeline grant` does).
 examples:
   - name: Create an export pipeline that reads its SAS token from Key Vault, with a system-assigned identity.
     text: >
@@ -86,7 +87,8 @@ long-summary: >
     After creating the pipeline, the command prints (on stderr) the permission its identity still needs and a
     ready command to grant it: read access to the Key Vault secret in SasToken mode, or 'Storage Blob Data
     Reader' on the storage account in ManagedIdentity mode ('Storage Blob Data Contributor' with
-    DeleteSourceBlobOnSuccess).
+    DeleteSourceBlobOnSuccess). With --grant-access it grants that itself (as `az acr import-pipeline grant`
+    does).
 examples:
   - name: Create an import pipeline that reads its SAS token from Key Vault.
     text: >
@@ -104,6 +106,10 @@ examples:
     text: >
         az acr import-pipeline create -g $MyRG -r $MyReg -n $MyPipeline --storage-access-mode ManagedIdentity
         -c https://$MyStorage.blob.core.windows.net/$MyContainer
+  - name: Create an import pipeline and grant its identity the storage role in the same step.
+    text: >
+        az acr import-pipeline create -g $MyRG -r $MyReg -n $MyPipeline --storage-access-mode ManagedIdentity
+        -c https://$MyStorage.blob.core.windows.net/$MyContainer --grant-access
 """
 
 helps['acr import-pipeline show'] = """
@@ -235,4 +241,84 @@ examples:
   - name: Delete all failed pipeline-runs.
     text: >
         az acr pipeline-run clean --resource-group $MyRG --registry $MyReg
+"""
+
+helps['acr export-pipeline check'] = """
+type: command
+short-summary: Check everything a run of the export pipeline needs, before a run fails on it.
+long-summary: >
+    Runs every check that applies and reports each as Passed, Failed, Warning or Skipped (with why), and for
+    each problem a ready command line that fixes it (`fix`). The pipeline is Succeeded and its identity known;
+    in SasToken mode the Key Vault is found (by the secret URI's origin), the identity may get the secret
+    (access policy, or a role with Azure RBAC), the secret exists, and the SAS token is valid, HTTPS-only, for
+    the blob service, with srt=sco and the permissions the pipeline needs, and storage accepts it; in
+    ManagedIdentity mode the identity holds its role on the storage account. The exit code is 1 when a
+    check Failed. The SAS token itself is never shown.
+examples:
+  - name: Check a pipeline and show the result as a table.
+    text: >
+        az acr export-pipeline check --resource-group $MyRG --registry $MyReg --name $MyPipeline --output table
+  - name: Also check the blob of the next run.
+    text: >
+        az acr export-pipeline check -g $MyRG -r $MyReg -n $MyPipeline --storage-blob $MyBlob
+  - name: Also check that the artifacts of the next run exist in the registry.
+    text: >
+        az acr export-pipeline check -g $MyRG -r $MyReg -n $MyPipeline --artifacts hello-world:latest
+        hello-world@sha256:90659bf80b44ce6be8234e6ff90a1ac34acbeb826903b02cfa0da11c82cbc042
+  - name: List only the failed checks and their fixes.
+    text: >
+        az acr export-pipeline check -g $MyRG -r $MyReg -n $MyPipeline --query "[?status=='Failed'].[name,fix]"
+        --output tsv
+"""
+
+helps['acr export-pipeline grant'] = """
+type: command
+short-summary: Grant the export pipeline's identity what its runs need, and nothing when it has it already.
+long-summary: >
+    SasToken mode: secret get on the Key Vault, as an access policy (every other policy is kept) or, for a vault
+    with Azure RBAC, the role 'Key Vault Secrets User' on the vault. ManagedIdentity mode: 'Storage Blob Data
+    Contributor' on the storage account. When you may not grant it, the error names the command someone who may can run.
+examples:
+  - name: Grant a pipeline access to its Key Vault secret or storage account.
+    text: >
+        az acr export-pipeline grant --resource-group $MyRG --registry $MyReg --name $MyPipeline
+"""
+
+helps['acr import-pipeline check'] = """
+type: command
+short-summary: Check everything a run of the import pipeline needs, before a run fails on it.
+long-summary: >
+    Runs every check that applies and reports each as Passed, Failed, Warning or Skipped (with why), and for
+    each problem a ready command line that fixes it (`fix`). The pipeline is Succeeded and its identity known;
+    in SasToken mode the Key Vault is found (by the secret URI's origin), the identity may get the secret
+    (access policy, or a role with Azure RBAC), the secret exists, and the SAS token is valid, HTTPS-only, for
+    the blob service, with srt=sco and the permissions the pipeline needs, and storage accepts it; in
+    ManagedIdentity mode the identity holds its role on the storage account. With the source trigger enabled,
+    every blob of the container is judged eligible or not. The exit code is 1 when a check Failed. The SAS
+    token itself is never shown.
+examples:
+  - name: Check a pipeline and show the result as a table.
+    text: >
+        az acr import-pipeline check --resource-group $MyRG --registry $MyReg --name $MyPipeline --output table
+  - name: Also check the blob of the next run.
+    text: >
+        az acr import-pipeline check -g $MyRG -r $MyReg -n $MyPipeline --storage-blob $MyBlob
+  - name: List only the failed checks and their fixes.
+    text: >
+        az acr import-pipeline check -g $MyRG -r $MyReg -n $MyPipeline --query "[?status=='Failed'].[name,fix]"
+        --output tsv
+"""
+
+helps['acr import-pipeline grant'] = """
+type: command
+short-summary: Grant the import pipeline's identity what its runs need, and nothing when it has it already.
+long-summary: >
+    SasToken mode: secret get on the Key Vault, as an access policy (every other policy is kept) or, for a vault
+    with Azure RBAC, the role 'Key Vault Secrets User' on the vault. ManagedIdentity mode: 'Storage Blob Data
+    Reader' on the storage account ('Storage Blob Data Contributor' with DeleteSourceBlobOnSuccess). When you
+    may not grant it, the error names the command someone who may can run.
+examples:
+  - name: Grant a pipeline access to its Key Vault secret or storage account.
+    text: >
+        az acr import-pipeline grant --resource-group $MyRG --registry $MyReg --name $MyPipeline
 """

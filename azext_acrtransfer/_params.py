@@ -33,9 +33,23 @@ def load_arguments(self, _):
                        help='How the pipeline reaches storage. Defaults to SasToken when --secret-uri is given.')
             c.argument('options', options_list=['--options', '-z'], nargs='+',
                        help='Space-separated pipeline options. Allowed: {}.'.format(', '.join(allowed)))
+            c.argument('grant_access', options_list=['--grant-access'], action='store_true',
+                       help="Grant the pipeline identity what it needs in the same step, as `az acr {}-pipeline "
+                            "grant` does: secret get on the Key Vault (access policy or 'Key Vault Secrets User'), "
+                            "or its storage role on the account in ManagedIdentity mode.".format(kind))
             c.argument('assign_identity', options_list=['--assign-identity', '-i'],
                        help="'[system]' for a system-assigned identity (the default) or the resource id of a "
                             "user-assigned identity.")
+
+        with self.argument_context('acr {}-pipeline check'.format(kind)) as c:
+            c.argument('storage_blob', options_list=['--storage-blob', '-b'],
+                       help='Also check this blob: ' + ('it must not exist unless the pipeline has OverwriteBlobs.'
+                                                        if kind == 'export' else
+                                                        'it must exist with a Content-MD5.'))
+    with self.argument_context('acr export-pipeline check') as c:
+        c.argument('artifacts', options_list=['--artifacts', '-a'], nargs='+',
+                   help='Also check that these artifacts exist in the registry, as pipeline-run create takes them: '
+                        '<repository>:<tag> or <repository>@sha256:<digest>; at most 50.')
 
     with self.argument_context('acr import-pipeline create') as c:
         c.argument('source_trigger_enabled', options_list=['--source-trigger-enabled', '-e'],

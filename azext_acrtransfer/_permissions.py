@@ -60,8 +60,27 @@ def storage_account_name(container_uri):
     return segments[0] if len(segments) == 2 else '<storage account name>'
 
 
+GRANT_GUIDANCE = """
+  Or let az grant exactly this (idempotent): az acr {kind}-pipeline grant --resource-group {group} --registry \
+{registry} --name {name}   (--grant-access on create does it in the same step)"""
+
+
+def _grant_hint(pipeline, kind):
+    parts = (pipeline.get('id') or '').split('/')
+    lowered = [p.lower() for p in parts]
+
+    def after(segment, default):
+        return parts[lowered.index(segment) + 1] if segment in lowered[:-1] else default
+    return GRANT_GUIDANCE.format(kind=kind, group=after('resourcegroups', '<resource group>'),
+                                 registry=after('registries', '<registry>'), name=pipeline.get('name'))
+
+
 def permission_guidance(pipeline, kind):
     """The message for a pipeline resource as the service returned it; kind is 'export' or 'import'."""
+    return _access_guidance(pipeline, kind) + _grant_hint(pipeline, kind)
+
+
+def _access_guidance(pipeline, kind):
     properties = pipeline.get('properties') or {}
     storage = properties.get('target' if kind == 'export' else 'source') or {}
     options = properties.get('options') or []

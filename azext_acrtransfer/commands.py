@@ -7,13 +7,15 @@ from azure.cli.core.commands import CliCommandType
 
 from . import _validators as v
 from ._client_factory import cf_acrtransfer, cf_export_pipelines, cf_import_pipelines
-from ._format import (export_pipeline_table, flatten_output, import_pipeline_table, pipeline_run_batch_table,
-                      pipeline_run_table)
+from ._format import (check_table, export_pipeline_table, flatten_output, import_pipeline_table,
+                      pipeline_run_batch_table, pipeline_run_table)
 from ._redact import redacting_exception_handler
 
 
 def load_command_table(self, _):
     pipeline_custom = CliCommandType(operations_tmpl='azext_acrtransfer.pipeline#{}')
+    check_custom = CliCommandType(operations_tmpl='azext_acrtransfer.check#{}')
+    grant_custom = CliCommandType(operations_tmpl='azext_acrtransfer.grant#{}')
 
     for kind, factory, table, validator in (
             ('export', cf_export_pipelines, export_pipeline_table, v.validate_export_pipeline_create),
@@ -30,6 +32,10 @@ def load_command_table(self, _):
             g.custom_command('list', 'list_pipelines', custom_command_type=pipeline_custom,
                              validator=v.validate_registry_name, transform=flatten_output, table_transformer=table)
             g.custom_command('delete', 'delete_pipeline', custom_command_type=pipeline_custom,
+                             validator=v.validate_existing_pipeline)
+            g.custom_command('check', 'check_{}_pipeline'.format(kind), custom_command_type=check_custom,
+                             validator=v.validate_pipeline_check, table_transformer=check_table)
+            g.custom_command('grant', 'grant_{}_pipeline'.format(kind), custom_command_type=grant_custom,
                              validator=v.validate_existing_pipeline)
 
     run_custom = CliCommandType(operations_tmpl='azext_acrtransfer.pipeline_run#{}', client_factory=cf_acrtransfer)

@@ -11,16 +11,30 @@ from ._utils import delete_existing, get_existing
 logger = get_logger(__name__)
 
 
-def create_pipeline(operations, resource_group_name, registry_name, pipeline_name, pipeline, kind):
-    """PUT the pipeline and wait for it, then GET it: the stored resource is what the user sees.
+def create_pipeline(cmd, operations, names, pipeline, kind, grant_access=False):  # pylint: disable=too-many-arguments
+    """PUT the pipeline and wait for it, then GET it: the stored resource is what the user sees. `names` is
+    (resource group, registry, pipeline name).
 
-    Afterwards, tell the user which permission the pipeline's identity still needs, with a ready command.
+    Afterwards, grant the pipeline's identity what it needs (--grant-access), or tell the user which permission
+    it still needs, with a ready command.
     """
-    operations.begin_create_or_update(resource_group_name, registry_name, pipeline_name,
-                                      pipeline.to_wire()).result()
-    created = get_existing(operations, resource_group_name, registry_name, pipeline_name)
-    logger.warning(permission_guidance(created, kind))
+    operations.begin_create_or_update(*names, pipeline.to_wire()).result()
+    created = get_existing(operations, *names)
+    if grant_access:
+        _grant_after_create(cmd, created, kind)
+    else:
+        logger.warning(permission_guidance(created, kind))
     return created
+
+
+def _grant_after_create(cmd, created, kind):
+    from azure.cli.core.azclierror import AzCLIError
+    from .grant import grant_pipeline_access
+    try:
+        grant_pipeline_access(cmd, created, kind)
+    except AzCLIError as error:
+        raise type(error)("Pipeline '{}' was created, but its access was not granted: {}".format(
+            created.get('name'), error)) from None
 
 
 def show_pipeline(client, resource_group_name, registry_name, pipeline_name):

@@ -47,3 +47,11 @@ def test_names_from_uris():
     assert vault_name('https://127.0.0.1:8443/secrets/s') == '<vault name>'
     assert storage_account_name('https://127.0.0.1:10000/devstoreaccount1/c1') == 'devstoreaccount1'
     assert storage_account_name('https://acct1.blob.core.windows.net/c1') == 'acct1'
+
+
+def test_guidance_names_the_grant_command_and_the_create_flag():
+    resource = dict(pipeline('import', 'ManagedIdentity'), id='/subscriptions/s/resourceGroups/rg1/providers/'
+                    'Microsoft.ContainerRegistry/registries/reg1/importPipelines/pipe1')
+    text = permission_guidance(resource, 'import')
+    assert 'az acr import-pipeline grant --resource-group rg1 --registry reg1 --name pipe1' in text
+    assert '--grant-access' in text

@@ -1,0 +1,111 @@
+# --------------------------------------------------------------------------------------------
+# Copyright (c) The acrtransfer authors. Licensed under the MIT License.
+# --------------------------------------------------------------------------------------------
+"""Who may do what, asked of ARM: the vault behind a secret URI, its access policies, the storage account behind a
+container URI, and the roles a principal holds on a resource. Shared by `check` (which asks) and `grant` (which
+asks, then adds what is missing)."""
+
+import fnmatch
+from urllib.parse import urlsplit
+
+from ._sdk import authorization_client, field, keyvault_client, storage_management_client
+
+SECRET_GET_ACTION = 'Microsoft.KeyVault/vaults/secrets/getSecret/action'
+BLOB_ACTION = 'Microsoft.Storage/storageAccounts/blobServices/containers/blobs/{}'
+
+
+def origin(uri):
+    """scheme://host[:port], lower-cased, with the default https port dropped: how a secret URI names its vault."""
+    parts = urlsplit(uri or '')
+    host = (parts.hostname or '').lower()
+    port = parts.port
+    return '{}://{}{}'.format(parts.scheme.lower(), host, '' if port in (None, 443) else ':{}'.format(port))
+
+
+def find_vault(cli_ctx, secret_uri):
+    """The vault of the subscription whose vaultUri serves the secret (works in every cloud, and for vault hosts
+    that are IP addresses); None when no vault of this subscription does."""
+    wanted = origin(secret_uri)
+    for vault in keyvault_client(cli_ctx).vaults.list_by_subscription():
+        if origin(vault.properties.vault_uri) == wanted:
+            return vault
+    return None
+
+
+def resource_group_of(resource_id):
+    parts = resource_id.split('/')
+    return parts[[p.lower() for p in parts].index('resourcegroups') + 1]
+
+
+def policy_secret_permissions(vault, principal_id):
+    """The secret permissions the vault's access policies give the principal, lower-cased."""
+    granted = set()
+    for policy in vault.properties.access_policies or []:
+        if (policy.object_id or '').lower() == principal_id.lower():
+            granted.update(p.lower() for p in (policy.permissions.secrets or []))
+    return granted
+
+
+def can_get_secrets(permissions):
+    return 'get' in permissions or 'all' in permissions
+
+
+def find_storage_account(cli_ctx, container_uri):
+    """The storage account whose primary blob endpoint the container URI starts with, or None."""
+    uri = container_uri.lower().rstrip('/') + '/'
+    for account in storage_management_client(cli_ctx).storage_accounts.list():
+        endpoints = account.primary_endpoints
+        blob = ((endpoints.blob if endpoints else None) or '').lower()
+        if blob and uri.startswith(blob if blob.endswith('/') else blob + '/'):
+            return account
+    return None
+
+
+def _covers(scope, resource_id):
+    scope, resource_id = scope.rstrip('/').lower(), resource_id.rstrip('/').lower()
+    return scope in ('', '/') or resource_id == scope or resource_id.startswith(scope + '/')
+
+
+def _action_allowed(action, permission):
+    def matches(patterns):
+        return any(fnmatch.fnmatchcase(action.lower(), p.lower()) for p in patterns or [])
+    return matches(field(permission, 'data_actions')) and not matches(field(permission, 'not_data_actions'))
+
+
+class RoleHolding:
+    """The roles a principal holds on a resource (at it or above), with their data actions."""
+
+    def __init__(self, cli_ctx, principal_id, resource_id):
+        client = authorization_client(cli_ctx)
+        self.roles = {}
+        assignments = client.role_assignments.list_for_scope(
+            resource_id, filter="principalId eq '{}'".format(principal_id))
+        for assignment in assignments:
+            scope = field(assignment, 'scope') or ''
+            if (field(assignment, 'principal_id') or '').lower() != principal_id.lower() or \
+                    not _covers(scope, resource_id):
+                continue
+            definition_id = field(assignment, 'role_definition_id')
+            if definition_id not in self.roles:
+                self.roles[definition_id] = client.role_definitions.get_by_id(definition_id)
+
+    def names(self):
+        return sorted(field(d, 'role_name') or d.name for d in self.roles.values())
+
+    def allows(self, *actions):
+        """Whether one role allows every action (data actions, wildcards as Azure writes them)."""
+        for definition in self.roles.values():
+            permissions = field(definition, 'permissions') or []
+            if all(any(_action_allowed(action, p) for p in permissions) for action in actions):
+                return True
+        return False
+
+
+def storage_actions(kind, options):
+    """The blob data actions a pipeline's runs perform (the roles of the guidance hold exactly these)."""
+    actions = [BLOB_ACTION.format('read')]
+    if kind == 'export':
+        actions.append(BLOB_ACTION.format('write'))
+    if kind == 'import' and 'DeleteSourceBlobOnSuccess' in (options or []):
+        actions.append(BLOB_ACTION.format('delete'))
+    return actions

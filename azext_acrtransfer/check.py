@@ -1,0 +1,464 @@
+# --------------------------------------------------------------------------------------------
+# Copyright (c) The acrtransfer authors. Licensed under the MIT License.
+# --------------------------------------------------------------------------------------------
+"""az acr export-pipeline check / import-pipeline check: everything a run needs, checked before a run fails on it.
+
+Every check that applies runs and is reported, in a fixed order; one that cannot run says why (Skipped). The SAS
+token is read into a local variable, judged and handed to the storage SDK, and never returned or logged.
+"""
+
+from datetime import datetime, timezone
+
+from . import _sas
+from ._access import (RoleHolding, can_get_secrets, find_storage_account, find_vault, origin,
+                      policy_secret_permissions, storage_actions)
+from ._blob_rules import BlobFacts, BlobPlace, export_blob_rule, import_blob_rule, trigger_eligibility
+from ._check_result import any_failed, failed, passed, skipped, warning
+from ._permissions import KEY_VAULT_ROLE, UNKNOWN_PRINCIPAL, principal_id, storage_account_name, storage_role
+from ._wire import MANAGED_IDENTITY
+
+NAME_PIPELINE = 'Pipeline'
+NAME_IDENTITY = 'Identity'
+NAME_KEY_VAULT = 'KeyVault'
+NAME_KEY_VAULT_ACCESS = 'KeyVaultAccess'
+NAME_SECRET = 'Secret'
+NAME_SAS = 'SasToken'
+NAME_CONTAINER = 'StorageContainer'
+NAME_ACCOUNT = 'StorageAccount'
+NAME_STORAGE_ROLE = 'StorageRole'
+NAME_TRIGGER = 'SourceTrigger'
+SAS_RULE_NAMES = (_sas.NAME_EXPIRY, _sas.NAME_START, _sas.NAME_PROTOCOL, _sas.NAME_SERVICE,
+                  _sas.NAME_RESOURCE_TYPES, _sas.NAME_PERMISSIONS)
+CHECK_FAILED_EXIT_CODE = 1
+
+
+class PipelineFacts:  # pylint: disable=too-many-instance-attributes
+    """What the checks need to know about the pipeline, read once from its resource."""
+
+    def __init__(self, kind, resource_group, registry, pipeline):
+        properties = pipeline.get('properties') or {}
+        storage = properties.get('target' if kind == 'export' else 'source') or {}
+        self.kind = kind
+        self.resource_group = resource_group
+        self.registry = registry
+        self.name = pipeline.get('name')
+        self.state = properties.get('provisioningState')
+        self.principal = principal_id(pipeline)
+        self.identity = pipeline.get('identity') or {}
+        self.options = properties.get('options') or []
+        self.access_mode = storage.get('storageAccessMode')
+        self.container_uri = storage.get('uri') or ''
+        self.secret_uri = storage.get('keyVaultUri')
+        trigger = ((properties.get('trigger') or {}).get('sourceTrigger') or {}).get('status')
+        self.trigger_enabled = kind == 'import' and trigger == 'Enabled'
+        self.account = storage_account_name(self.container_uri)
+        self.container = self.container_uri.rstrip('/').rsplit('/', 1)[-1]
+
+    @property
+    def principal_known(self):
+        return self.principal != UNKNOWN_PRINCIPAL
+
+    @property
+    def place(self):
+        return BlobPlace(self.account, self.container)
+
+    def recreate_command(self, *more_options):
+        """Delete and create the pipeline again with the same settings plus `more_options`, granting the new
+        identity its access in the same step (a system-assigned identity is a new principal)."""
+        access = (' --storage-access-mode ManagedIdentity' if self.access_mode == MANAGED_IDENTITY
+                  else ' --secret-uri {}'.format(self.secret_uri))
+        options = list(self.options) + [o for o in more_options if o not in self.options]
+        user_identities = list(self.identity.get('userAssignedIdentities') or {})
+        create = self.command('create', ' --storage-container-uri {}{}{}{}{} --grant-access'.format(
+            self.container_uri, access, ' --options ' + ' '.join(options) if options else '',
+            ' --assign-identity ' + user_identities[0] if user_identities else '',
+            '' if self.kind == 'export' or self.trigger_enabled else ' --source-trigger-enabled false'))
+        return '{} && {}'.format(self.command('delete'), create)
+
+    def command(self, verb, extra=''):
+        return 'az acr {}-pipeline {} --resource-group {} --registry {} --name {}{}'.format(
+            self.kind, verb, self.resource_group, self.registry, self.name, extra)
+
+
+def check_export_pipeline(cmd, client, resource_group_name, registry_name, pipeline_name, storage_blob=None,
+                          artifacts=None):
+    return run_checks(cmd, client, 'export', (resource_group_name, registry_name, pipeline_name), storage_blob,
+                      artifacts)
+
+
+def check_import_pipeline(cmd, client, resource_group_name, registry_name, pipeline_name, storage_blob=None):
+    return run_checks(cmd, client, 'import', (resource_group_name, registry_name, pipeline_name), storage_blob)
+
+
+def run_checks(cmd, client, kind, names, storage_blob, artifacts=None):  # pylint: disable=too-many-arguments
+    """`names` is (resource group, registry, pipeline name)."""
+    from ._redact import redact_secrets_in_logs
+    redact_secrets_in_logs()  # storage requests carry the SAS in their URL, which --debug traces print
+    results = collect_results(cmd, client, kind, names, storage_blob, artifacts)
+    if any_failed(results):
+        exit_non_zero_after_output(cmd.cli_ctx)
+    return [result.to_dict() for result in results]
+
+
+def exit_non_zero_after_output(cli_ctx):
+    """az prints a command's result and then exits 0; a check with a Failed result must print its report and
+    exit non-zero, so the exit happens once the output is written."""
+    from knack.events import EVENT_CLI_SUCCESSFUL_EXECUTE
+
+    def exit_failed(_cli_ctx, **_):
+        raise SystemExit(CHECK_FAILED_EXIT_CODE)
+    cli_ctx.register_event(EVENT_CLI_SUCCESSFUL_EXECUTE, exit_failed)
+
+
+def collect_results(cmd, client, kind, names, storage_blob, artifacts):  # pylint: disable=too-many-arguments
+    from azure.core.exceptions import ResourceNotFoundError
+    resource_group, registry, name = names
+    try:
+        pipeline = client.get(resource_group, registry, name)
+    except ResourceNotFoundError:
+        return [failed(NAME_PIPELINE, "{} pipeline '{}' was not found in registry '{}' (resource group '{}').".format(
+            kind.capitalize(), name, registry, resource_group),
+            'az acr {}-pipeline list --resource-group {} --registry {} --output table'.format(
+                kind, resource_group, registry))]
+    facts = PipelineFacts(kind, resource_group, registry, pipeline)
+    now = datetime.now(timezone.utc)
+    results = [pipeline_state_check(facts), identity_check(facts)]
+    container = None
+    if facts.access_mode == MANAGED_IDENTITY:
+        identity_results, account = managed_identity_checks(cmd.cli_ctx, facts)
+        results.extend(identity_results)
+        if facts.trigger_enabled or storage_blob:
+            container, listing = caller_container_check(cmd.cli_ctx, facts, account)
+            results.append(listing)
+    else:
+        sas_results, container = sas_token_checks(cmd.cli_ctx, facts, now)
+        results.extend(sas_results)
+    if facts.kind == 'import':
+        results.extend(trigger_checks(facts, container, now))
+    if storage_blob:
+        results.append(storage_blob_check(facts, container, storage_blob))
+    if artifacts:
+        results.extend(artifact_checks(cmd, facts, artifacts))
+    return results
+
+
+# ---- the pipeline ------------------------------------------------------------------------------------------
+
+def pipeline_state_check(facts):
+    if facts.state == 'Succeeded':
+        return passed(NAME_PIPELINE, "{} pipeline '{}' exists and is Succeeded.".format(
+            facts.kind.capitalize(), facts.name))
+    return failed(NAME_PIPELINE, "The pipeline's provisioningState is {}, not Succeeded: runs cannot use it.".format(
+        facts.state), facts.recreate_command())
+
+
+def identity_check(facts):
+    if facts.principal_known:
+        kind = 'user-assigned' if facts.identity.get('userAssignedIdentities') else 'system-assigned'
+        return passed(NAME_IDENTITY, 'Its {} identity has principal id {}.'.format(kind, facts.principal))
+    for resource_id in facts.identity.get('userAssignedIdentities') or {}:
+        return failed(NAME_IDENTITY, 'The principal id of its user-assigned identity is not known.',
+                      'az identity show --ids {} --query principalId --output tsv'.format(resource_id))
+    return failed(NAME_IDENTITY, 'The pipeline has no identity with a principal id: nothing can be granted to it.',
+                  facts.command('show', ' --query identity'))
+
+
+def _needs_principal(name):
+    return skipped(name, 'The principal id of the pipeline identity is not known (see {}).'.format(NAME_IDENTITY))
+
+
+# ---- SasToken mode: Key Vault, the token, storage with the token --------------------------------------------
+
+def sas_token_checks(cli_ctx, facts, now):
+    """(results, a container client with the token when storage accepts it, else None)."""
+    results, vault_name = key_vault_checks(cli_ctx, facts)
+    fix = _sas.new_token_command(facts.account, _sas.required_permissions(facts.kind, facts.options), now,
+                                 vault_name or _vault_name_of(facts.secret_uri), _secret_name_of(facts.secret_uri))
+    value, secret_result = read_pipeline_secret(cli_ctx, facts, fix)
+    results.append(secret_result)
+    if value is None:
+        why = 'The SAS token could not be read (see {}).'.format(NAME_SECRET)
+        return results + [skipped(name, why) for name in SAS_RULE_NAMES + (NAME_CONTAINER,)], None
+    try:
+        sas = _sas.parse_sas(value)
+    except _sas.SasFormatError as error:
+        results.append(failed(NAME_SAS, 'The secret does not hold a usable SAS token: {}.'.format(error), fix))
+        return results + [skipped(NAME_CONTAINER, 'No usable SAS token (see {}).'.format(NAME_SAS))], None
+    rules = _sas.sas_rules(sas, facts.kind, facts.options, now, fix)
+    results.extend(rules)
+    if any_failed(rules):
+        results.append(skipped(NAME_CONTAINER, 'Storage would refuse this token: fix it first (see the Sas checks).'))
+        return results, None
+    container_result, container = container_check(cli_ctx, facts, value, fix)
+    results.append(container_result)
+    return results, container
+
+
+def key_vault_checks(cli_ctx, facts):
+    """([KeyVault, KeyVaultAccess], the vault's name or None)."""
+    from azure.core.exceptions import HttpResponseError
+    unknown = skipped(NAME_KEY_VAULT_ACCESS, 'The vault is not known (see {}).'.format(NAME_KEY_VAULT))
+    # az keyvault list shows no properties: each vault's URI comes from az keyvault show.
+    list_vaults = ('az keyvault list --query "[].name" --output tsv | xargs -n 1 az keyvault show --query '
+                   'properties.vaultUri --output tsv --name')
+    try:
+        vault = find_vault(cli_ctx, facts.secret_uri)
+    except HttpResponseError as error:
+        return [failed(NAME_KEY_VAULT, 'The Key Vaults of the subscription cannot be listed as you: {}.'.format(
+            _error_text(error)), list_vaults), unknown], None
+    if vault is None:
+        return [failed(NAME_KEY_VAULT, "No Key Vault of the current subscription serves {} (the origin of the "
+                                       "pipeline's secret URI). Select the vault's subscription, or recreate the "
+                                       "pipeline with the right --secret-uri.".format(origin(facts.secret_uri)),
+                       list_vaults), unknown], None
+    model = 'Azure RBAC' if vault.properties.enable_rbac_authorization else 'access policies'
+    found = passed(NAME_KEY_VAULT, "Key Vault '{}' ({}) serves the secret.".format(vault.name, model))
+    if not facts.principal_known:
+        return [found, _needs_principal(NAME_KEY_VAULT_ACCESS)], vault.name
+    return [found, key_vault_access_check(cli_ctx, facts, vault)], vault.name
+
+
+def key_vault_access_check(cli_ctx, facts, vault):
+    if vault.properties.enable_rbac_authorization:
+        holding = RoleHolding(cli_ctx, facts.principal, vault.id)
+        if holding.allows('Microsoft.KeyVault/vaults/secrets/getSecret/action'):
+            return passed(NAME_KEY_VAULT_ACCESS, 'The identity holds {} on the vault (Azure RBAC).'.format(
+                ', '.join(holding.names())))
+        return failed(NAME_KEY_VAULT_ACCESS, "The vault uses Azure RBAC and the identity holds no role that reads "
+                                             "secret values at the vault or above{}. `{}` grants it.".format(
+                                                 _held(holding), facts.command('grant')),
+                      'az role assignment create --assignee-object-id {} --assignee-principal-type ServicePrincipal '
+                      '--role "{}" --scope {}'.format(facts.principal, KEY_VAULT_ROLE, vault.id))
+    permissions = policy_secret_permissions(vault, facts.principal)
+    if can_get_secrets(permissions):
+        return passed(NAME_KEY_VAULT_ACCESS, "An access policy gives the identity secret get.")
+    return failed(NAME_KEY_VAULT_ACCESS, "No access policy of vault '{}' gives the identity secret get{}. `{}` "
+                                         "grants it.".format(vault.name, ' (it has: {})'.format(
+                                             ', '.join(sorted(permissions))) if permissions else '',
+                                                             facts.command('grant')),
+                  'az keyvault set-policy --name {} --secret-permissions get --object-id {}'.format(
+                      vault.name, facts.principal))
+
+
+def _held(holding):
+    names = holding.names()
+    return ' (it holds: {})'.format(', '.join(names)) if names else ''
+
+
+def read_pipeline_secret(cli_ctx, facts, fix):
+    """(value or None, the Secret result). Reading needs the caller's own access; without it, the token's rules
+    are Skipped, not Failed: the pipeline's access is what KeyVaultAccess checks."""
+    from azure.core.exceptions import AzureError
+    from ._sdk import SecretReadError, read_secret
+    try:
+        value = read_secret(cli_ctx, facts.secret_uri)
+    except SecretReadError as error:
+        if error.status_code == 404:
+            return None, failed(NAME_SECRET, "The secret {} does not exist: {} ({}).".format(
+                facts.secret_uri, error.code, error), fix)
+        return None, skipped(NAME_SECRET, 'The secret cannot be read as you, so the token is not checked: {} {} '
+                                          '({}).'.format(error.status_code, error.code, error))
+    except AzureError as error:
+        return None, skipped(NAME_SECRET, 'The vault cannot be reached from here: {}.'.format(_error_text(error)))
+    return value, passed(NAME_SECRET, 'The secret {} exists.'.format(facts.secret_uri))
+
+
+def _secret_name_of(secret_uri):
+    parts = [p for p in (secret_uri or '').split('/') if p]
+    return parts[parts.index('secrets') + 1] if 'secrets' in parts else '<secret name>'
+
+
+def _vault_name_of(secret_uri):
+    from ._permissions import vault_name
+    return vault_name(secret_uri)
+
+
+def container_check(cli_ctx, facts, sas_value, fix):
+    """Storage's own answer to the token: list the container's first blob."""
+    from ._sdk import container_client
+    container = container_client(cli_ctx, facts.container_uri, sas_value)
+    error = _list_error(container)
+    if error is None:
+        return passed(NAME_CONTAINER, "Container '{}' exists and lists with the token.".format(facts.container)), \
+            container
+    status, code, text = error
+    if code == 'ContainerNotFound':
+        return failed(NAME_CONTAINER, "Container '{}' does not exist in storage account '{}'.".format(
+            facts.container, facts.account), 'az storage container create --account-name {} --name {}'.format(
+                facts.account, facts.container)), None
+    return failed(NAME_CONTAINER, "Storage refuses to list container '{}' with the token: {} {} ({}).".format(
+        facts.container, status or '', code, text), fix), None
+
+
+def _list_error(container):
+    """None when the container lists, else (status, storage error code, message)."""
+    from azure.core.exceptions import AzureError, HttpResponseError
+    try:
+        for _page in container.list_blobs(results_per_page=1).by_page():
+            break
+        return None
+    except HttpResponseError as error:
+        code = getattr(error, 'error_code', None)
+        return error.status_code, str(getattr(code, 'value', code) or error.status_code), _first_line(error)
+    except AzureError as error:
+        return None, 'Unreachable', _first_line(error)
+
+
+def _first_line(error):
+    from ._redact import redact
+    text = str(getattr(error, 'message', None) or error)
+    return redact(text.strip().splitlines()[0] if text.strip() else type(error).__name__)
+
+
+def _error_text(error):
+    return '{} {}'.format(getattr(error, 'status_code', '') or '', _first_line(error)).strip()
+
+
+# ---- ManagedIdentity mode ----------------------------------------------------------------------------------
+
+def managed_identity_checks(cli_ctx, facts):
+    """([StorageAccount, StorageRole], the account or None)."""
+    from azure.core.exceptions import HttpResponseError
+    role = storage_role(facts.kind, facts.options)
+    unknown = skipped(NAME_STORAGE_ROLE, 'The storage account is not known (see {}).'.format(NAME_ACCOUNT))
+    list_accounts = 'az storage account list --query "[].primaryEndpoints.blob" --output tsv'
+    try:
+        account = find_storage_account(cli_ctx, facts.container_uri)
+    except HttpResponseError as error:
+        return [failed(NAME_ACCOUNT, 'The storage accounts of the subscription cannot be listed as you: {}.'.format(
+            _error_text(error)), list_accounts), unknown], None
+    if account is None:
+        return [failed(NAME_ACCOUNT, 'No storage account of the current subscription has the blob endpoint of {}.'
+                       .format(facts.container_uri), list_accounts), unknown], None
+    found = passed(NAME_ACCOUNT, "Storage account '{}' serves the container.".format(account.name))
+    if not facts.principal_known:
+        return [found, _needs_principal(NAME_STORAGE_ROLE)], account
+    holding = RoleHolding(cli_ctx, facts.principal, account.id)
+    if holding.allows(*storage_actions(facts.kind, facts.options)):
+        return [found, passed(NAME_STORAGE_ROLE, 'The identity holds {} on the account.'.format(
+            ', '.join(holding.names())))], account
+    return [found, failed(NAME_STORAGE_ROLE, "The identity needs '{}' on storage account '{}' (or above){}. `{}` "
+                                             "grants it.".format(role, account.name, _held(holding),
+                                                                 facts.command('grant')),
+                          'az role assignment create --assignee-object-id {} --assignee-principal-type '
+                          'ServicePrincipal --role "{}" --scope {}'.format(facts.principal, role, account.id))], \
+        account
+
+
+def caller_container_check(cli_ctx, facts, account):
+    """In ManagedIdentity mode there is no token to read the blobs with: they are read as you, with your Azure AD
+    login (as --auth-mode login), or when storage refuses it with the account key from ARM (as az storage does
+    when given only --account-name). Without either, the blob checks are Skipped, not Failed: the pipeline's own
+    access is what StorageRole checks."""
+    from ._sdk import container_client
+    container = container_client(cli_ctx, facts.container_uri)
+    error = _list_error(container)
+    if error is None:
+        return container, passed(NAME_CONTAINER, "Container '{}' lists with your login.".format(facts.container))
+    if error[0] in (401, 403) and account is not None:
+        key = _account_key(cli_ctx, account)
+        if key:
+            keyed = container_client(cli_ctx, facts.container_uri, {'account_name': account.name, 'account_key': key})
+            key_error = _list_error(keyed)
+            if key_error is None:
+                return keyed, passed(NAME_CONTAINER, "Container '{}' lists with the account key (your login was "
+                                                     "refused: {} {}).".format(facts.container, error[0], error[1]))
+            error = key_error
+    status, code, text = error
+    if code == 'ContainerNotFound':
+        return None, failed(NAME_CONTAINER, "Container '{}' does not exist in storage account '{}'.".format(
+            facts.container, facts.account), 'az storage container create --account-name {} --name {}'.format(
+                facts.account, facts.container))
+    return None, skipped(NAME_CONTAINER, "Container '{}' cannot be listed as you, so its blobs are not checked: "
+                                         "{} {} ({}).".format(facts.container, status or '', code, text))
+
+
+def _account_key(cli_ctx, account):
+    """The account's first key, or None when ARM does not give it (no listKeys right, shared keys disabled)."""
+    from azure.core.exceptions import HttpResponseError
+    from ._access import resource_group_of
+    from ._sdk import storage_account_keys
+    try:
+        keys = storage_account_keys(cli_ctx, resource_group_of(account.id), account.name)
+    except HttpResponseError:
+        return None
+    return keys[0] if keys else None
+
+
+# ---- blobs -------------------------------------------------------------------------------------------------
+
+def trigger_checks(facts, container, now):
+    if not facts.trigger_enabled:
+        return [skipped(NAME_TRIGGER, 'The source trigger is disabled: blobs are imported only by pipeline-run '
+                                      'create.')]
+    if container is None:
+        return [skipped(NAME_TRIGGER, 'The container cannot be listed from here, so its blobs are not judged (see '
+                                      'the storage checks).')]
+    blobs = [_facts_of(blob) for blob in container.list_blobs(include=['metadata'])]
+    if not blobs:
+        return [passed(NAME_TRIGGER, "The container is empty: the trigger imports each transfer blob that lands "
+                                     "in it.")]
+    return [trigger_eligibility(blob, now, facts.place) for blob in blobs]
+
+
+def _facts_of(properties):
+    settings = getattr(properties, 'content_settings', None)
+    return BlobFacts(properties.name, dict(properties.metadata or {}),
+                     bytes(settings.content_md5) if settings is not None and settings.content_md5 else None,
+                     properties.last_modified)
+
+
+def storage_blob_check(facts, container, blob_name):
+    from azure.core.exceptions import ResourceNotFoundError
+    from ._blob_rules import NAME_STORAGE_BLOB
+    if container is None:
+        return skipped(NAME_STORAGE_BLOB, 'The container cannot be read from here (see the storage checks).')
+    try:
+        existing = _facts_of(container.get_blob_client(blob_name).get_blob_properties())
+    except ResourceNotFoundError:
+        existing = None
+    if facts.kind == 'export':
+        return export_blob_rule(blob_name, existing, facts.options, facts.recreate_command('OverwriteBlobs'))
+    return import_blob_rule(blob_name, existing, facts.place)
+
+
+# ---- artifacts -----------------------------------------------------------------------------------------------
+
+def split_artifact(artifact):
+    """(repository, reference): the digest when the artifact names one, else its tag."""
+    reference = artifact
+    if '@' in artifact:
+        reference, digest = artifact.split('@', 1)
+        return reference.split(':', 1)[0], digest
+    repository, _, tag = reference.partition(':')
+    return repository, tag
+
+
+def artifact_checks(cmd, facts, artifacts):
+    """Each artifact exists in the pipeline's own registry (a manifest HEAD). A registry that cannot be reached
+    from here (private endpoint) or that does not let the caller read makes them Skipped: the pipeline's
+    service reaches it differently."""
+    from azure.cli.core.azclierror import AzCLIError
+    from ._registry import RegistryDataClient, RegistryUnreachable, registry_login_server
+    names = ['Artifact ' + artifact for artifact in artifacts]
+    try:
+        client = RegistryDataClient(cmd.cli_ctx, registry_login_server(cmd, facts.resource_group, facts.registry))
+        found = [client.manifest_exists(*split_artifact(artifact)) for artifact in artifacts]
+    except RegistryUnreachable as error:
+        return [skipped(name, 'The registry cannot be reached from here: {}'.format(error)) for name in names]
+    except AzCLIError as error:
+        return [skipped(name, 'The registry cannot be read as you: {}'.format(error)) for name in names]
+    return [artifact_result(name, artifact, exists, facts)
+            for name, artifact, exists in zip(names, artifacts, found)]
+
+
+def artifact_result(name, artifact, exists, facts):
+    if exists:
+        return passed(name, "'{}' exists in registry '{}'.".format(artifact, facts.registry))
+    repository = split_artifact(artifact)[0]
+    fix = 'az acr repository show-tags --name {} --repository {} --output table'.format(facts.registry, repository)
+    if 'ContinueOnErrors' in facts.options:
+        return warning(name, "'{}' does not exist in registry '{}': with ContinueOnErrors the run skips it.".format(
+            artifact, facts.registry), fix)
+    return failed(name, "'{}' does not exist in registry '{}': the run would fail (check the spelling).".format(
+        artifact, facts.registry), fix)
