@@ -460,8 +460,7 @@ def validate_pipeline_run_create_batch(namespace):
 def validate_pipeline_check(namespace):
     """check takes the --storage-blob and --artifacts of the run it prepares, with the same rules."""
     validate_existing_pipeline(namespace)
-    if namespace.storage_blob is not None and not namespace.storage_blob.strip():
-        raise InvalidArgumentValueError("--storage-blob must not be empty: give the blob's name in the pipeline's "
-                                        "storage container, e.g. --storage-blob myexport.tar")
+    if namespace.storage_blob is not None:
+        validate_blob_name(namespace.storage_blob)
     if getattr(namespace, 'artifacts', None):
         namespace.artifacts = normalize_artifacts(namespace.artifacts, 'export')
