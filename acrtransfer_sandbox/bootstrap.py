@@ -76,9 +76,12 @@ def server_process(config: SandboxConfig) -> processes.ManagedProcess:
 
 
 def _sandbox_environment(config: SandboxConfig) -> dict:
-    return {"ACRSANDBOX_HOME": str(config.home), "ACRSANDBOX_PORT_BASE": str(config.port_base),
-            "ACRSANDBOX_TRIGGER_INTERVAL": str(config.trigger_interval),
-            "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))}
+    env = {"ACRSANDBOX_HOME": str(config.home), "ACRSANDBOX_PORT_BASE": str(config.port_base),
+           "ACRSANDBOX_TRIGGER_INTERVAL": str(config.trigger_interval),
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))}
+    if config.response_log:
+        env["ACRSANDBOX_RESPONSE_LOG"] = str(config.response_log)
+    return env
 
 
 def up(config: SandboxConfig, wheel: Optional[Path]) -> None:

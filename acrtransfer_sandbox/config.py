@@ -9,6 +9,7 @@ import os
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Optional
 
 DEFAULT_PORT_BASE = 27100  # below Linux's ephemeral range (32768-60999): no outgoing connection holds these
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -132,13 +133,16 @@ class SandboxConfig:
     home: Path
     port_base: int
     trigger_interval: float
+    response_log: Optional[Path] = None  # ACRSANDBOX_RESPONSE_LOG: see response_log.py
 
     @classmethod
     def from_environment(cls) -> "SandboxConfig":
         home = Path(os.environ.get("ACRSANDBOX_HOME", REPO_ROOT / ".sandbox")).resolve()
         port_base = int(os.environ.get("ACRSANDBOX_PORT_BASE", DEFAULT_PORT_BASE))
         interval = float(os.environ.get("ACRSANDBOX_TRIGGER_INTERVAL", DEFAULT_TRIGGER_INTERVAL_SECONDS))
-        return cls(home=home, port_base=port_base, trigger_interval=interval)
+        response_log = os.environ.get("ACRSANDBOX_RESPONSE_LOG")
+        return cls(home=home, port_base=port_base, trigger_interval=interval,
+                   response_log=Path(response_log).resolve() if response_log else None)
 
     @property
     def storage_port(self) -> int:

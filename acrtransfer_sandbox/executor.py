@@ -208,7 +208,7 @@ class RunExecutor:
         if run is None:
             return
         response = run["properties"]["response"]
-        response["finishedTime"] = utc_now()
+        response["finishTime"] = utc_now()
         if failure is not None:
             run["properties"]["provisioningState"] = "Failed"
             response["status"] = "Failed"
@@ -235,10 +235,13 @@ class RunExecutor:
         side, storage_key = ("source", "source") if "source" in run_request else ("target", "target")
         storage = pipeline["properties"].get(storage_key)
         if storage:
-            blob = run_request[side]["name"]
-            run["properties"]["response"][side] = {"type": "AzureStorageBlob", "name": blob,
-                                                   "uri": storage["uri"].rstrip("/") + "/" + blob,
-                                                   "storageAccessMode": storage["storageAccessMode"]}
+            # As the spec has it: the uri names the blob; the request's `name` is not repeated here.
+            blob_uri = storage["uri"].rstrip("/") + "/" + run_request[side]["name"]
+            described = {"type": "AzureStorageBlob", "uri": blob_uri}
+            if storage.get("keyVaultUri"):
+                described["keyVaultUri"] = storage["keyVaultUri"]
+            described["storageAccessMode"] = storage["storageAccessMode"]
+            run["properties"]["response"][side] = described
 
 
 def _operation_record(operation_id: str, run: dict, run_id: Optional[str] = None) -> dict:
@@ -248,7 +251,7 @@ def _operation_record(operation_id: str, run: dict, run_id: Optional[str] = None
               "status": state if state in TERMINAL_RUN_STATES else "InProgress",
               "startTime": response.get("startTime", utc_now())}
     if state in TERMINAL_RUN_STATES:
-        record["endTime"] = response.get("finishedTime")
+        record["endTime"] = response.get("finishTime")
     if state == "Failed":
         record["error"] = {"code": "PipelineRunFailed", "message": response.get("pipelineRunErrorMessage", "")}
     return record

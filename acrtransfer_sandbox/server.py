@@ -23,6 +23,7 @@ from .identity import build_identity_routes, is_identity_endpoint
 from .keyvault import build_vault_management_routes, make_secrets_app, seed_vault
 from .pipelines import PipelineApi
 from .registry_front import make_registry_front_app
+from .response_log import response_log_middleware
 from .sas import account_sas
 from .storage_keys import build_storage_key_routes
 from .store import ResourceStore
@@ -46,8 +47,12 @@ def make_front_app(cloud: CloudConfig, store: ResourceStore, issuer: TokenIssuer
     challenge = f'Bearer authorization_uri="{cloud.front_url}/{cloud.tenant_id}", error="invalid_token"'
     # A guess at ARM's answer to a path it would not route: 400 InvalidRequestUri.
     not_normalised = normalised_paths_middleware(lambda: arm_error(400, "InvalidRequestUri", PATH_NOT_NORMALISED))
-    app = web.Application(middlewares=[access_log_middleware, not_normalised, bearer_auth_middleware(
-        issuer, cloud.tenant_id, ARM_AUDIENCE, is_identity_endpoint, challenge), tenancy_middleware(cloud)])
+    middlewares = [access_log_middleware, not_normalised]
+    if executor.config.response_log:
+        middlewares.append(response_log_middleware(executor.config.response_log))
+    middlewares += [bearer_auth_middleware(issuer, cloud.tenant_id, ARM_AUDIENCE, is_identity_endpoint, challenge),
+                    tenancy_middleware(cloud)]
+    app = web.Application(middlewares=middlewares)
     app.add_routes(build_identity_routes(cloud, issuer, credentials.client_secrets[cloud.name]))
     app.add_routes(PipelineApi(cloud, store, executor).routes())
     app.add_routes(build_vault_management_routes(store))

@@ -11,6 +11,9 @@ from ._redact import redact
 
 _TIMESTAMP_RE = re.compile(r'^(\d{4})-(\d\d)-(\d\d)[T ](\d\d):(\d\d):(\d\d)(?:\.(\d+))?(Z|[+-]\d\d:?\d\d)?$',
                            re.IGNORECASE)
+TERMINAL_STATES = ('Succeeded', 'Failed', 'Canceled')
+# Service messages run to hundreds of characters; a table cell shows the start, -o json the whole message.
+TABLE_MESSAGE_LIMIT = 80
 
 
 # ---- the resource as users of the original know it --------------------------------------------------------
@@ -107,17 +110,55 @@ def is_import_run(run):
     return 'source' in request or '/importpipelines/' in (request.get('pipelineResourceId') or '').lower()
 
 
+def started_by_source_trigger(run):
+    """The service says so in response.trigger.sourceTrigger; runs it reports without that are told apart by
+    the underscore the service puts in the names of the runs it starts."""
+    if ((run.get('response') or {}).get('trigger') or {}).get('sourceTrigger'):
+        return True
+    return is_import_run(run) and '_' in (run.get('name') or '')
+
+
+def progress_percentage(run):
+    """The run's response.progress.percentage (a string on the wire) as an int, or None when absent."""
+    value = (((run.get('response') or {}).get('progress')) or {}).get('percentage')
+    try:
+        return max(0, min(100, int(float(value))))
+    except (TypeError, ValueError):
+        return None
+
+
+def is_running(run):
+    """response.status is the run's own state; the spec's example shows provisioningState Succeeded (the
+    resource was created) beside status Running, so provisioningState counts only when there is no status."""
+    status = (run.get('response') or {}).get('status') or run.get('provisioningState')
+    return status not in TERMINAL_STATES
+
+
+def run_status(run):
+    """The run's status; while it runs, with its progress (e.g. 'Running 40%')."""
+    status = (run.get('response') or {}).get('status') or run.get('provisioningState') or ''
+    percentage = progress_percentage(run)
+    if is_running(run) and percentage is not None:
+        return '{} {}%'.format(status, percentage)
+    return status
+
+
+def shorten(text, limit=TABLE_MESSAGE_LIMIT):
+    """One table cell: whitespace folded, cut at `limit` characters (the full text stays in -o json)."""
+    folded = ' '.join((text or '').split())
+    return folded if len(folded) <= limit else folded[:limit - 3].rstrip() + '...'
+
+
 def _pipeline_run_row(run):
     request, response = run.get('request') or {}, run.get('response') or {}
-    # Runs the service starts from a source trigger are the ones whose name carries an underscore.
-    source_trigger = str('_' in (run.get('name') or '')) if is_import_run(run) else ''
+    source_trigger = str(started_by_source_trigger(run)) if is_import_run(run) or response.get('trigger') else ''
     return OrderedDict([('NAME', run.get('name')),
                         ('PIPELINE', (request.get('pipelineResourceId') or '').rstrip('/').split('/')[-1]),
                         ('START_TIME', format_start_time(response.get('startTime'))),
-                        ('DURATION', format_duration(response.get('startTime'), response.get('finishedTime'))),
+                        ('DURATION', format_duration(response.get('startTime'), response.get('finishTime'))),
                         ('SOURCE_TRIGGER', source_trigger),
-                        ('STATUS', response.get('status') or run.get('provisioningState')),
-                        ('ERROR_MESSAGE', response.get('pipelineRunErrorMessage') or '')])
+                        ('STATUS', run_status(run)),
+                        ('ERROR_MESSAGE', shorten(response.get('pipelineRunErrorMessage')))])
 
 
 def export_pipeline_table(result):

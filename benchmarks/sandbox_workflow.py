@@ -92,7 +92,7 @@ def peak_rss_mib(pid: int) -> float:
 @dataclass
 class TimedRun:
     az_seconds: float       # what the operator waits for: `az acr pipeline-run create` from start to exit
-    run_seconds: float      # the run's own startTime .. finishedTime, as the sandbox recorded them
+    run_seconds: float      # the run's own startTime .. finishTime, as the sandbox recorded them
 
 
 def timed_pipeline_run(cloud: Cloud, pipeline: str, pipeline_type: str, *artifacts: str) -> TimedRun:
@@ -105,7 +105,7 @@ def timed_pipeline_run(cloud: Cloud, pipeline: str, pipeline_type: str, *artifac
     if response['status'] != 'Succeeded':
         raise SystemExit('the {} run ended {}: {}'.format(pipeline_type, response['status'],
                                                           response.get('pipelineRunErrorMessage')))
-    run_seconds = (datetime.datetime.fromisoformat(response['finishedTime'])
+    run_seconds = (datetime.datetime.fromisoformat(response['finishTime'])
                    - datetime.datetime.fromisoformat(response['startTime'])).total_seconds()
     return TimedRun(az_seconds, run_seconds)
 

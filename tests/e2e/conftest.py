@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from spec_schema import load_definitions, response_log_size, unknown_names_in_response_log
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 E2E_PORT_BASE = int(os.environ.get("ACRSANDBOX_E2E_PORT_BASE", "28300"))
 TRIGGER_INTERVAL_SECONDS = 1.0
@@ -139,8 +141,10 @@ class Sandbox:
         self.home = home
         self.wheel = wheel
         self.source = self.target = None
+        self.response_log = home / "responses.jsonl"
         self.env = {**os.environ, "ACRSANDBOX_HOME": str(home), "ACRSANDBOX_PORT_BASE": str(E2E_PORT_BASE),
-                    "ACRSANDBOX_TRIGGER_INTERVAL": str(TRIGGER_INTERVAL_SECONDS)}
+                    "ACRSANDBOX_TRIGGER_INTERVAL": str(TRIGGER_INTERVAL_SECONDS),
+                    "ACRSANDBOX_RESPONSE_LOG": str(self.response_log)}
 
     def cli(self, *args: str) -> subprocess.CompletedProcess:
         return subprocess.run([sys.executable, "-m", "acrtransfer_sandbox", *args], cwd=REPO_ROOT, env=self.env,
@@ -173,6 +177,23 @@ def sandbox(tmp_path_factory):
         yield instance
     finally:
         instance.down()
+
+
+@pytest.fixture(scope="session")
+def spec_definitions():
+    return load_definitions()
+
+
+@pytest.fixture(autouse=True)
+def responses_follow_the_spec(request, spec_definitions):
+    """Every pipeline and run body the sandbox served during the test uses only the spec's property names."""
+    if "sandbox" not in request.fixturenames:
+        yield
+        return
+    log = request.getfixturevalue("sandbox").response_log
+    start = response_log_size(log)
+    yield
+    assert unknown_names_in_response_log(spec_definitions, str(log), start) == []
 
 
 @pytest.fixture(scope="session")

@@ -25,7 +25,7 @@ def test_full_workflow(source, target, sample_digests):
     assert run["response"]["status"] == "Succeeded"
     assert run["response"]["progress"]["percentage"] == "100"
     assert run["response"]["catalogDigest"].startswith("sha256:")
-    assert run["response"]["startTime"] <= run["response"]["finishedTime"]
+    assert run["response"]["startTime"] <= run["response"]["finishTime"]
     assert sorted(run["response"]["importedArtifacts"]) == sorted(
         [f"{SAMPLE_REPOSITORY}:latest", f"{SAMPLE_REPOSITORY}:multiarch", v2])
     exported = source.blob(blob)

@@ -3,9 +3,22 @@
 # --------------------------------------------------------------------------------------------
 """Pipeline-runs: a run that fails and says why, a run that succeeds, show, list, --top, clean, delete, import."""
 
+import re
 import time
 
 from recording import scenario
+
+
+def table_rows(text):
+    """The rows of `-o table` output as dicts, columns cut where the dashes under the headers are."""
+    lines = text.splitlines()
+    spans = [match.span() for match in re.finditer(r'-+', lines[1])]
+
+    def cells(line):
+        return [line[start:end if index < len(spans) - 1 else None].strip()
+                for index, (start, end) in enumerate(spans)]
+    headers = cells(lines[0])
+    return [dict(zip(headers, cells(line))) for line in lines[2:] if line.strip()]
 
 
 def _create_export_pipeline(s, reg, name):
@@ -41,6 +54,7 @@ def test_export_run_fails_without_key_vault_access_then_succeeds():
 
         shown = s.az('acr', 'pipeline-run', 'show', *reg, '-n', 'exportok1', output='table')
         assert 'exportrunpipe1' in shown.stdout and 'Succeeded' in shown.stdout
+        assert re.fullmatch(r'\d\d:\d\d:\d\d', table_rows(shown.stdout)[0]['DURATION'])
 
         newest = s.az('acr', 'pipeline-run', 'list', *reg, '--top', '1').json()
         assert [r['name'] for r in newest] == ['exportok1']

@@ -12,7 +12,7 @@ RUN = {
                                           'registries/r/exportPipelines/export1',
                     'target': {'type': 'AzureStorageBlob', 'name': 'b'}, 'artifacts': ['a:1']},
         'response': {'status': 'Succeeded', 'startTime': '2026-04-07T14:19:27.1223063+00:00',
-                     'finishedTime': '2026-04-07T15:20:30.5+00:00'},
+                     'finishTime': '2026-04-07T15:20:30.5+00:00'},
         'provisioningState': 'Succeeded', 'forceUpdateTag': 't', 'newField': 1}}
 
 
@@ -80,3 +80,34 @@ def test_runs_sort_by_start_time_with_unstarted_runs_last():
     ordered = sorted(runs, key=f.start_time_of, reverse=True)
     assert [r['properties']['response']['startTime'] for r in ordered] == [
         '2026-01-03T00:00:00Z', '2026-01-02T00:00:00Z', None]
+
+
+def test_source_trigger_comes_from_the_response_trigger_before_the_name_rule():
+    triggered = {'name': 'nounderscore', 'request': {'pipelineResourceId': '/x/importPipelines/import1'},
+                 'response': {'status': 'Succeeded', 'trigger': {'sourceTrigger': {'timestamp': '2026-01-01T00:00Z'}}}}
+    by_name = {'name': 'import1_abc', 'request': {'pipelineResourceId': '/x/importPipelines/import1'},
+               'response': {'status': 'Succeeded'}}
+    rows = f.pipeline_run_table([triggered, by_name])
+    assert [row['SOURCE_TRIGGER'] for row in rows] == ['True', 'True']
+
+
+def test_running_runs_show_their_progress_and_finished_ones_do_not():
+    running = {'name': 'r1', 'provisioningState': 'Creating',
+               'response': {'status': 'Running', 'progress': {'percentage': '40'}}}
+    finished = {'name': 'r2', 'provisioningState': 'Succeeded',
+                'response': {'status': 'Succeeded', 'progress': {'percentage': '100'}}}
+    unknown = {'name': 'r3', 'provisioningState': 'Creating',
+               'response': {'status': 'Running', 'progress': {'percentage': 'n/a'}}}
+    assert [row['STATUS'] for row in f.pipeline_run_table([running, finished, unknown])] == [
+        'Running 40%', 'Succeeded', 'Running']
+
+
+def test_error_message_is_shortened_in_the_table_only():
+    message = 'Storage request failed:\n  ' + 'x' * 400
+    run = {'name': 'r', 'properties': {'provisioningState': 'Failed',
+                                       'response': {'status': 'Failed', 'pipelineRunErrorMessage': message}}}
+    row = f.pipeline_run_table(f.flatten_resource(run))
+    assert len(row['ERROR_MESSAGE']) == f.TABLE_MESSAGE_LIMIT
+    assert row['ERROR_MESSAGE'].startswith('Storage request failed: xxx') and row['ERROR_MESSAGE'].endswith('...')
+    assert f.flatten_resource(run)['response']['pipelineRunErrorMessage'] == message
+    assert f.shorten('short') == 'short' and f.shorten(None) == ''

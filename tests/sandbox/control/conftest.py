@@ -6,6 +6,8 @@ data-plane tests import by the name `conftest`.
 """
 import pytest
 
+from spec_schema import load_definitions, unknown_names_in_response_log
+
 from .harness import FakeEngine, FakeStorage, Sandbox, install_fakes
 
 
@@ -19,7 +21,15 @@ def fake_storage():
     return FakeStorage()
 
 
+@pytest.fixture(scope="session")
+def spec_definitions():
+    return load_definitions()
+
+
 @pytest.fixture
-def sandbox(tmp_path, monkeypatch, engine, fake_storage):
+def sandbox(tmp_path, monkeypatch, engine, fake_storage, spec_definitions):
+    """After the test, every resource body the front served must use only the spec's property names."""
     install_fakes(monkeypatch, engine, fake_storage)
-    return Sandbox(tmp_path / "sandbox", engine, fake_storage)
+    instance = Sandbox(tmp_path / "sandbox", engine, fake_storage)
+    yield instance
+    assert unknown_names_in_response_log(spec_definitions, str(instance.config.response_log)) == []

@@ -100,7 +100,8 @@ class Sandbox:
     """One sandbox's control plane in `home`; `executor` runs with the fakes installed by the fixture."""
 
     def __init__(self, home, engine: FakeEngine, storage: FakeStorage):
-        self.config = SandboxConfig(home=home, port_base=47100, trigger_interval=0.01)
+        self.config = SandboxConfig(home=home, port_base=47100, trigger_interval=0.01,
+                                    response_log=home / "responses.jsonl")
         self.credentials = load_credentials(self.config)
         self.store = ResourceStore(self.config.state_dir / "resources.json")
         seed_store(self.config, self.store, self.credentials)

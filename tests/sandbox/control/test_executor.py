@@ -243,7 +243,7 @@ def test_an_unexpected_engine_error_still_ends_the_run_with_its_reason(sandbox, 
     state, message = _outcome(_execute(sandbox, run_id))
     assert state == "Failed"
     assert message == "The sandbox failed while running the pipeline: KeyError: 'layers'"
-    assert sandbox.store.get(run_id)["properties"]["response"]["finishedTime"]
+    assert sandbox.store.get(run_id)["properties"]["response"]["finishTime"]
 
 
 def test_skipped_artifacts_are_reported_on_a_succeeded_run(sandbox, engine):
@@ -328,7 +328,7 @@ def test_a_run_cut_by_a_restart_ends_failed_with_a_clear_message(sandbox, engine
     assert message.startswith("The pipeline run was interrupted: the sandbox stopped while it was in progress "
                               "(at 40%).")
     assert "--force-redeploy" in message
-    assert run["properties"]["response"]["finishedTime"]
+    assert run["properties"]["response"]["finishTime"]
     operation = restarted.operation(operation_id)
     assert operation["status"] == "Failed" and operation["error"]["message"] == message
     assert _outcome(restarted.store.get(finished_id)) == ("Succeeded", None)

@@ -338,9 +338,9 @@ def test_run_put_answers_201_with_azure_async_operation_then_succeeds(sandbox, e
     assert response["importedArtifacts"] == ["hello-world:latest", "a:b"]
     assert response["catalogDigest"] == CATALOG_DIGEST
     assert response["progress"] == {"percentage": "100"}
-    assert response["startTime"] <= response["finishedTime"]
-    assert response["target"] == {"type": "AzureStorageBlob", "name": "export1.tar",
-                                  "uri": cloud.container_uri + "/export1.tar", "storageAccessMode": "SasToken"}
+    assert response["startTime"] <= response["finishTime"]
+    assert response["target"] == {"type": "AzureStorageBlob", "uri": cloud.container_uri + "/export1.tar",
+                                  "keyVaultUri": cloud.secret_uri, "storageAccessMode": "SasToken"}
     assert [call["blob"] for call in engine.calls] == ["export1.tar"]
 
 
