@@ -323,8 +323,9 @@ class PipelineApi:
                 return json_response(existing, status=201, headers=self._async_headers(request, running))
             return arm_error(409, "Conflict", f"The pipeline run '{name}' is still in progress; "
                                               "wait for it to finish before updating it.")
-        if existing and (force_tag is None or force_tag == existing["properties"].get("forceUpdateTag")):
-            # Same run, nothing forces a redeploy: ARM PUT is idempotent, report the finished run again.
+        if existing and existing["properties"]["request"] == run_request \
+                and (force_tag is None or force_tag == existing["properties"].get("forceUpdateTag")):
+            # Same properties, nothing forces a redeploy: ARM PUT is idempotent, report the finished run again.
             operation_id = self.executor.record_finished_operation(existing)
             return json_response(existing, status=200, headers=self._async_headers(request, operation_id))
         document = new_run_document(run_id, name, run_request, force_tag, self._caller(request), existing)

@@ -151,12 +151,13 @@ class ContainerRegistryTransferClient:  # pylint: disable=too-few-public-methods
             raise HttpResponseError(response=response, error_format=ARMErrorFormat)
         return pipeline_response
 
-    def begin(self, pipeline_response, final_result, operation, polling_interval=None):
+    def begin(self, pipeline_response, final_result, operation, polling_interval=None, on_status=None):
         """Wrap the initial response of a long-running request in an LROPoller (ARM polling rules; the interval
-        applies when the service sends no Retry-After)."""
+        applies when the service sends no Retry-After). `on_status()` runs after each status check that finds the
+        operation still going."""
         interval = DEFAULT_POLLING_INTERVAL if polling_interval is None else polling_interval
         return LROPoller(self._pipeline_client, pipeline_response, final_result,
-                         _TransferPolling(operation, interval))
+                         _TransferPolling(operation, interval, on_status))
 
     def answered(self, pipeline_response, final_result):
         """A poller that is already done (--no-wait): it never sends anything, it only holds the first answer."""
@@ -166,9 +167,17 @@ class ContainerRegistryTransferClient:  # pylint: disable=too-few-public-methods
 class _TransferPolling(ARMPolling):
     """ARM's polling rules, with answers it cannot read and failed operations reported in the service's words."""
 
-    def __init__(self, operation, polling_interval):
+    def __init__(self, operation, polling_interval, on_status=None):
         super().__init__(polling_interval)
         self._operation_name = operation
+        self._on_status = on_status
+
+    def update_status(self):
+        """One status check; then `on_status` (the run's progress), at the service's Retry-After pace and from the
+        poller's own thread, in order with the checks."""
+        super().update_status()
+        if self._on_status is not None and not self.finished():
+            self._on_status()
 
     def run(self):
         try:
@@ -258,13 +267,13 @@ class ResourceOperations:
         return ItemPaged(get_page, extract)
 
     def begin_create_or_update(self, resource_group, registry, name, body,
-                               polling_interval=None, no_wait=False):
+                               polling_interval=None, no_wait=False, on_status=None):
         """PUT, then poll to the end; with no_wait the poller only holds the PUT's answer and sends nothing."""
         operation = self._operation('PUT', name)
         initial = self._client.send('PUT', self.url(resource_group, registry, name), body, operation=operation)
         if no_wait:
             return self._client.answered(initial, _json_body(operation))
-        return self._client.begin(initial, _json_body(operation), operation, polling_interval)
+        return self._client.begin(initial, _json_body(operation), operation, polling_interval, on_status)
 
     def begin_delete(self, resource_group, registry, name, polling_interval=None):
         operation = self._operation('DELETE', name)

@@ -148,8 +148,13 @@ helps['acr pipeline-run create'] = """
 type: command
 short-summary: Start a pipeline-run and wait until it succeeds or fails.
 long-summary: >
+    While it waits, the command shows the run's progress on stderr (a progress bar on a terminal, otherwise a
+    line every 10 points or 30 seconds; none with --only-show-errors); stdout carries only the finished run.
     A run that fails exits with a non-zero code and shows the service's error message, with a hint for the
     common causes (Key Vault or storage access).
+    Re-running a name: a run of the same name with the same pipeline, blob and artifacts is not started again
+    (the service treats the request as a no-op): the command says "Nothing was started", shows that run's
+    outcome and exits non-zero only if that run failed. Add --force-redeploy to run it again.
 examples:
   - name: Export two artifacts, by tag and by digest, into one blob.
     text: >
@@ -212,8 +217,16 @@ examples:
 
 helps['acr pipeline-run list'] = """
 type: command
-short-summary: List the pipeline-runs of a registry.
+short-summary: List the pipeline-runs of a registry, newest first.
+long-summary: >
+    Runs are listed by start time, the most recent first (runs not started yet last). In the table, a running
+    run's STATUS shows its progress and ERROR_MESSAGE shows the start of the message (the whole message is in
+    -o json).
 examples:
+  - name: List the failed runs of one pipeline.
+    text: >
+        az acr pipeline-run list --resource-group $MyRG --registry $MyReg --pipeline $MyPipeline --status Failed
+        --output table
   - name: List all pipeline-runs as a table.
     text: >
         az acr pipeline-run list --resource-group $MyRG --registry $MyReg --output table
@@ -321,4 +334,21 @@ examples:
   - name: Grant a pipeline access to its Key Vault secret or storage account.
     text: >
         az acr import-pipeline grant --resource-group $MyRG --registry $MyReg --name $MyPipeline
+
+helps['acr pipeline-run wait'] = """
+type: command
+short-summary: Wait until a pipeline-run ends, by its name or as the run a source trigger starts for a blob.
+long-summary: >
+    Shows the run's progress like `pipeline-run create` does and ends the same way: the finished run on stdout,
+    or a non-zero exit with the service's error message (and a hint) when the run failed. With --pipeline and
+    --storage-blob it first waits for the import pipeline's source trigger to start a run for the blob (the
+    service notices a new blob within 15 minutes), then for that run.
+examples:
+  - name: Wait for a run started with --no-wait.
+    text: >
+        az acr pipeline-run wait --resource-group $MyRG --registry $MyReg --name $MyPipelineRun
+  - name: Wait at most 30 minutes for the import the source trigger starts for a blob.
+    text: >
+        az acr pipeline-run wait --resource-group $MyRG --registry $MyReg --pipeline $MyImportPipeline
+        --storage-blob $MyBlob --timeout 1800
 """

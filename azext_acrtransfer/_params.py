@@ -8,6 +8,14 @@ from azure.cli.core.commands.parameters import get_enum_type, get_three_state_fl
 from ._validators import DEFAULT_MAX_CONCURRENT_RUNS, MAX_CONCURRENT_RUNS
 from ._wire import EXPORT_OPTIONS, IMPORT_OPTIONS, STORAGE_ACCESS_MODES
 
+RUN_STATUSES = ('Succeeded', 'Failed', 'Running')
+OPTION_HELP = {
+    'OverwriteBlobs': 'an export replaces a blob of the same name instead of failing',
+    'OverwriteTags': 'an import moves existing tags of the target registry to the imported images instead of '
+                     'failing',
+    'DeleteSourceBlobOnSuccess': 'a successful import deletes the blob from the storage container',
+    'ContinueOnErrors': 'artifacts that fail are skipped and reported, the others still transfer',
+}
 REGISTRY_HELP = ('The name of the container registry. You can configure the default registry name using '
                  '`az config set defaults.acr=<registry name>`.')
 
@@ -32,7 +40,8 @@ def load_arguments(self, _):
                        arg_type=get_enum_type(STORAGE_ACCESS_MODES),
                        help='How the pipeline reaches storage. Defaults to SasToken when --secret-uri is given.')
             c.argument('options', options_list=['--options', '-z'], nargs='+',
-                       help='Space-separated pipeline options. Allowed: {}.'.format(', '.join(allowed)))
+                       help='Space-separated pipeline options: {}.'.format(
+                           '; '.join('{} ({})'.format(name, OPTION_HELP[name]) for name in allowed)))
             c.argument('grant_access', options_list=['--grant-access'], action='store_true',
                        help="Grant the pipeline identity what it needs in the same step, as `az acr {}-pipeline "
                             "grant` does: secret get on the Key Vault (access policy or 'Key Vault Secrets User'), "
@@ -68,9 +77,24 @@ def load_arguments(self, _):
                    help='Export runs only: space-separated artifacts to export, <repository>:<tag> or '
                         '<repository>@sha256:<digest> (a bare repository means :latest); at most 50.')
         c.argument('force_redeploy', options_list=['--force-redeploy', '-f'], action='store_true',
-                   help='Run again even if a run of this name with the same parameters exists.')
+                   help='Run again even if a run of this name with the same parameters exists. Without it, '
+                        're-using the name of a run with the same pipeline, blob and artifacts starts nothing '
+                        'and shows that run\'s outcome; other parameters replace the run with a new one.')
     with self.argument_context('acr pipeline-run list') as c:
-        c.argument('top', type=int, help='List only the n most recent pipeline-runs, by start time.')
+        c.argument('top', type=int, help='List only the n most recent pipeline-runs (after the filters).')
+        c.argument('pipeline_name', options_list=['--pipeline', '-p'],
+                   help='Only the runs of the export or import pipeline of this name.')
+        c.argument('status', arg_type=get_enum_type(RUN_STATUSES),
+                   help='Only the runs in this state (Running: not finished yet).')
+    with self.argument_context('acr pipeline-run wait') as c:
+        c.argument('run_name', options_list=['--name', '-n'], help='The name of the pipeline-run to wait for.')
+        c.argument('pipeline_name', options_list=['--pipeline', '-p'],
+                   help='With --storage-blob: the import pipeline whose source trigger imports the blob.')
+        c.argument('storage_blob', options_list=['--storage-blob', '-b'],
+                   help='With --pipeline: the blob whose source-triggered import run to wait for.')
+        c.argument('timeout', type=int,
+                   help='Seconds to wait in all. Default: until the run ends; with --storage-blob, the run must '
+                        'appear within the 15 minutes the service takes to notice a blob.')
     with self.argument_context('acr pipeline-run clean') as c:
         c.argument('dry_run', action='store_true', help='List the failed pipeline-runs that would be deleted.')
 

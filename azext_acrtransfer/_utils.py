@@ -10,17 +10,43 @@ from ._wire import EXPORT_PIPELINES, IMPORT_PIPELINES, PIPELINE_RUNS
 RESOURCE_NOUNS = {EXPORT_PIPELINES: 'Export pipeline', IMPORT_PIPELINES: 'Import pipeline',
                   PIPELINE_RUNS: 'Pipeline run'}
 NOT_FOUND = "{noun} '{name}' was not found in registry '{registry}' (resource group '{group}')."
+EXISTING_NAMES = "Existing {nouns}: {names}."
+NO_EXISTING_NAMES = "The registry has no {nouns}."
+MAX_NAMES_SHOWN = 20
 
 
 def get_existing(operations, resource_group_name, registry_name, name):
-    """GET one resource; a 404 becomes an error that says exactly what was not found where."""
+    """GET one resource; a 404 becomes an error that says exactly what was not found where, and what exists."""
     from azure.core.exceptions import ResourceNotFoundError as HttpNotFound
     try:
         return operations.get(resource_group_name, registry_name, name)
     except HttpNotFound:
-        raise ResourceNotFoundError(NOT_FOUND.format(
-            noun=RESOURCE_NOUNS[operations.collection], name=name, registry=registry_name,
-            group=resource_group_name)) from None
+        raise ResourceNotFoundError(not_found_message(operations, resource_group_name, registry_name, name)) \
+            from None
+
+
+def not_found_message(operations, resource_group_name, registry_name, name):
+    noun = RESOURCE_NOUNS[operations.collection]
+    message = NOT_FOUND.format(noun=noun, name=name, registry=registry_name, group=resource_group_name)
+    existing = existing_names(operations, resource_group_name, registry_name)
+    if existing is None:
+        return message
+    nouns = noun.lower() + 's'
+    if not existing:
+        return '{} {}'.format(message, NO_EXISTING_NAMES.format(nouns=nouns))
+    shown = ', '.join(existing[:MAX_NAMES_SHOWN])
+    if len(existing) > MAX_NAMES_SHOWN:
+        shown += ' and {} more'.format(len(existing) - MAX_NAMES_SHOWN)
+    return '{} {}'.format(message, EXISTING_NAMES.format(nouns=nouns, names=shown))
+
+
+def existing_names(operations, resource_group_name, registry_name):
+    """The sorted names in the collection, or None when they cannot be listed (then the error says less)."""
+    from azure.core.exceptions import HttpResponseError
+    try:
+        return sorted(item.get('name') or '' for item in operations.list(resource_group_name, registry_name))
+    except HttpResponseError:
+        return None
 
 
 def delete_existing(operations, resource_group_name, registry_name, name):

@@ -81,6 +81,8 @@ MISSING_ACCESS_MODE = ("Specify how the pipeline reaches the storage container: 
 MANAGED_IDENTITY_WITH_SECRET = ("--secret-uri cannot be used with --storage-access-mode ManagedIdentity: in "
                                 "ManagedIdentity mode the pipeline identity reaches storage directly. Drop "
                                 "--secret-uri, or use --storage-access-mode SasToken.")
+WAIT_TARGET_RULE = ("pipeline-run wait: {}: --name <run>, or --pipeline <import pipeline> --storage-blob <blob> "
+                    "for the run the pipeline's source trigger starts for that blob.")
 SAS_TOKEN_WITHOUT_SECRET = ("--storage-access-mode SasToken needs --secret-uri: the Key Vault secret that holds the "
                             "SAS token, e.g. https://myvault.vault.azure.net/secrets/acrexportsas")
 
@@ -321,8 +323,9 @@ def validate_existing_run(namespace):
                 "use letters, digits, '_' and '-' (up to 260), e.g. '{}'")
 
 
-def validate_top(namespace):
+def validate_pipeline_run_list(namespace):
     validate_registry_name(namespace)
+    _check_name(namespace.pipeline_name, '--pipeline', 'mypipeline')
     if namespace.top is not None and namespace.top < 1:
         raise InvalidArgumentValueError("Invalid --top '{}': give a positive integer, the number of most recent "
                                         "runs to list, e.g. --top 10.".format(namespace.top))
@@ -464,3 +467,23 @@ def validate_pipeline_check(namespace):
         validate_blob_name(namespace.storage_blob)
     if getattr(namespace, 'artifacts', None):
         namespace.artifacts = normalize_artifacts(namespace.artifacts, 'export')
+
+
+
+def validate_pipeline_run_wait(namespace):
+    """Either -n <run>, or --pipeline <import pipeline> with --storage-blob <blob> (the run its trigger starts)."""
+    validate_registry_name(namespace)
+    by_blob = namespace.pipeline_name is not None or namespace.storage_blob is not None
+    if namespace.run_name is not None and by_blob:
+        raise MutuallyExclusiveArgumentError(WAIT_TARGET_RULE.format('give either --name or --pipeline with '
+                                                                     '--storage-blob, not both'))
+    if namespace.run_name is None and (namespace.pipeline_name is None or not namespace.storage_blob):
+        raise RequiredArgumentMissingError(WAIT_TARGET_RULE.format('say which run to wait for'))
+    if namespace.run_name is not None:
+        validate_existing_run(namespace)
+    else:
+        _check_name(namespace.pipeline_name, '--pipeline', 'mypipeline')
+        validate_blob_name(namespace.storage_blob)
+    if namespace.timeout is not None and namespace.timeout < 1:
+        raise InvalidArgumentValueError("Invalid --timeout '{}': give a positive number of seconds, e.g. "
+                                        "--timeout 1800.".format(namespace.timeout))

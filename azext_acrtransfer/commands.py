@@ -41,6 +41,8 @@ def load_command_table(self, _):
     run_custom = CliCommandType(operations_tmpl='azext_acrtransfer.pipeline_run#{}', client_factory=cf_acrtransfer)
     batch_custom = CliCommandType(operations_tmpl='azext_acrtransfer.pipeline_run_batch#{}',
                                   client_factory=cf_acrtransfer)
+    wait_custom = CliCommandType(operations_tmpl='azext_acrtransfer.pipeline_run_wait#{}',
+                                 client_factory=cf_acrtransfer)
     with self.command_group('acr pipeline-run', custom_command_type=run_custom, is_preview=True,
                             client_factory=cf_acrtransfer, exception_handler=redacting_exception_handler) as g:
         g.custom_command('create', 'create_pipeline_run', supports_no_wait=True,
@@ -51,7 +53,10 @@ def load_command_table(self, _):
                          table_transformer=pipeline_run_batch_table)
         g.custom_show_command('show', 'show_pipeline_run', validator=v.validate_existing_run,
                               transform=flatten_output, table_transformer=pipeline_run_table)
-        g.custom_command('list', 'list_pipeline_runs', validator=v.validate_top, transform=flatten_output,
+        g.custom_command('list', 'list_pipeline_runs', validator=v.validate_pipeline_run_list,
+                         transform=flatten_output, table_transformer=pipeline_run_table)
+        g.custom_command('wait', 'wait_pipeline_run', custom_command_type=wait_custom,
+                         validator=v.validate_pipeline_run_wait, transform=flatten_output,
                          table_transformer=pipeline_run_table)
         g.custom_command('delete', 'delete_pipeline_run', validator=v.validate_existing_run)
         g.custom_command('clean', 'clean_pipeline_runs', validator=v.validate_registry_name,

@@ -6,11 +6,13 @@
 import time
 from datetime import datetime, timezone
 
-from azure.cli.core.azclierror import AzCLIError, AzureResponseError, InvalidArgumentValueError
+from azure.cli.core.azclierror import AzCLIError, AzureResponseError, InvalidArgumentValueError, UnclassifiedUserFault
 from azure.core.exceptions import AzureError
 from knack.log import get_logger
 
-from ._format import start_time_of
+from ._client import DEFAULT_POLLING_INTERVAL
+from ._format import flatten_resource, is_running, run_status, start_time_of
+from ._progress import RunProgress
 from ._permissions import principal_id, vault_name
 from ._utils import delete_existing, get_existing
 from ._wire import MANAGED_IDENTITY, ExportRun, ImportRun
@@ -21,6 +23,9 @@ RUN_FAILED = "Pipeline run '{name}' failed: {message}"
 RUN_STILL_GOING = ("Pipeline run '{name}' failed: the service ended its operation {status} without an error message, "
                    "and the run reads '{state}'. Its own message may follow: az acr pipeline-run show -n {name}")
 RUN_STARTED = "Pipeline run '%s' is running (%s of blob '%s'); waiting until it finishes."
+NOTHING_STARTED = ("Nothing was started: a run '%s' with these parameters exists; add --force-redeploy to run it "
+                   "again.")
+WAIT_TIMED_OUT = "Timed out waiting for pipeline run '{name}': it is still {status}."
 KEY_VAULT_HINT = ("Hint: the pipeline's identity could not read the SAS token secret. Grant it 'get' on secrets "
                   "(az keyvault set-policy --name {vault} --secret-permissions get --object-id {principal}) or the "
                   "'Key Vault Secrets User' role.")
@@ -49,8 +54,11 @@ FAILURE_REREAD_INTERVAL = 5  # seconds
 
 def create_pipeline_run(cmd, client, resource_group_name, registry_name, pipeline_name, run_name, pipeline_type,
                         storage_blob, artifacts=None, force_redeploy=False, no_wait=False):
-    """GET the pipeline (its id goes into the request), PUT the run, and follow it to a terminal state."""
-    from azure.cli.core.commands import LongRunningOperation
+    """GET the pipeline (its id goes into the request), PUT the run, and follow it to a terminal state.
+
+    A PUT with the properties of an existing run starts nothing (ARM PUTs are idempotent): without
+    --force-redeploy that case is told apart up front, and the existing run's outcome is the command's.
+    """
     from azure.core.exceptions import HttpResponseError
 
     pipelines = client.export_pipelines if pipeline_type == 'export' else client.import_pipelines
@@ -60,19 +68,85 @@ def create_pipeline_run(cmd, client, resource_group_name, registry_name, pipelin
         run = ExportRun(pipeline['id'], storage_blob, tuple(artifacts), force_update_tag)
     else:
         run = ImportRun(pipeline['id'], storage_blob, force_update_tag)
+    body = run.to_wire()
 
-    poller = client.pipeline_runs.begin_create_or_update(resource_group_name, registry_name, run_name,
-                                                         run.to_wire(), no_wait=no_wait)
+    if not force_redeploy:
+        existing = _existing_run(client, resource_group_name, registry_name, run_name)
+        if existing is not None and same_request(existing, body):
+            logger.warning(NOTHING_STARTED, run_name)
+            if no_wait:
+                return None
+            return follow_existing_run(cmd, client, resource_group_name, registry_name, existing, pipeline)
+
+    progress = None if no_wait else RunProgress(cmd.cli_ctx, run_name)
+
+    def show_progress():
+        # After each status check of the operation (the outcome), the run itself, for its progress.
+        progress.update(_read_quietly(client, resource_group_name, registry_name, run_name))
+
+    poller = client.pipeline_runs.begin_create_or_update(resource_group_name, registry_name, run_name, body,
+                                                         no_wait=no_wait, on_status=None if no_wait else show_progress)
     if no_wait:
         return None
     logger.warning(RUN_STARTED, run_name, pipeline_type, storage_blob)
     try:
-        result = LongRunningOperation(cmd.cli_ctx)(poller)
+        result = poller.result()
     except HttpResponseError as error:
         result = run_after_failed_polling(client, resource_group_name, registry_name, run_name, pipeline, error)
-    if is_failed(result):
-        raise AzureResponseError(describe_failure(result, pipeline))
-    return result
+    finally:
+        progress.end()
+    return outcome(result, pipeline)
+
+
+def _existing_run(client, resource_group_name, registry_name, run_name):
+    from azure.core.exceptions import ResourceNotFoundError as HttpNotFound
+    try:
+        return client.pipeline_runs.get(resource_group_name, registry_name, run_name)
+    except HttpNotFound:
+        return None
+
+
+def same_request(existing, body):
+    """Whether a PUT of `body` would leave the existing run as it is: same pipeline, blob and artifacts."""
+    def key(request):
+        blob = (request.get('target') or request.get('source') or {}).get('name')
+        return ((request.get('pipelineResourceId') or '').lower(), blob, list(request.get('artifacts') or []))
+    existing_request = ((existing.get('properties') or {}).get('request')) or {}
+    return key(existing_request) == key(body['properties']['request'])
+
+
+def follow_existing_run(cmd, client, resource_group_name, registry_name, run, pipeline, deadline=None):
+    """Read an existing run until it ends (or `deadline`, a time.monotonic() value, passes), showing progress."""
+    progress = RunProgress(cmd.cli_ctx, run['name'])
+    try:
+        while is_running(flatten_resource(run)):
+            progress.update(run)
+            pause = DEFAULT_POLLING_INTERVAL
+            if deadline is not None:
+                if time.monotonic() >= deadline:
+                    raise UnclassifiedUserFault(WAIT_TIMED_OUT.format(name=run['name'],
+                                                                      status=run_status(flatten_resource(run))))
+                pause = max(0.0, min(pause, deadline - time.monotonic()))
+            time.sleep(pause)
+            run = client.pipeline_runs.get(resource_group_name, registry_name, run['name'])
+    finally:
+        progress.end()
+    return outcome(run, pipeline)
+
+
+def _read_quietly(client, resource_group_name, registry_name, run_name):
+    """The run for its progress; a failed read only means no progress this time (the outcome is polled apart)."""
+    try:
+        return client.pipeline_runs.get(resource_group_name, registry_name, run_name)
+    except AzureError:
+        return None
+
+
+def outcome(run, pipeline):
+    """The run when it succeeded; its error message (and a hint) as a non-zero exit when it failed."""
+    if is_failed(run):
+        raise AzureResponseError(describe_failure(run, pipeline))
+    return run
 
 
 def run_after_failed_polling(client, resource_group_name, registry_name, run_name, pipeline, error,
@@ -146,11 +220,26 @@ def show_pipeline_run(client, resource_group_name, registry_name, run_name):
     return get_existing(client.pipeline_runs, resource_group_name, registry_name, run_name)
 
 
-def list_pipeline_runs(client, resource_group_name, registry_name, top=None):
-    runs = list(client.pipeline_runs.list(resource_group_name, registry_name))
-    if top is not None:
-        runs = sorted(runs, key=start_time_of, reverse=True)[:top]
-    return runs
+def list_pipeline_runs(client, resource_group_name, registry_name, top=None, pipeline_name=None, status=None):
+    """Newest first by start time (runs not started yet last), filtered by pipeline and status, then --top."""
+    runs = sorted(client.pipeline_runs.list(resource_group_name, registry_name), key=start_time_of, reverse=True)
+    if pipeline_name:
+        runs = [run for run in runs if run_pipeline_name(run).lower() == pipeline_name.lower()]
+    if status:
+        runs = [run for run in runs if filter_state(flatten_resource(run)) == status]
+    return runs[:top] if top is not None else runs
+
+
+def run_pipeline_name(run):
+    request = ((run.get('properties') or {}).get('request')) or {}
+    return (request.get('pipelineResourceId') or '').rstrip('/').rsplit('/', 1)[-1]
+
+
+def filter_state(flat_run):
+    """Succeeded, Failed, Canceled or Running: what --status filters on."""
+    if is_running(flat_run):
+        return 'Running'
+    return (flat_run.get('response') or {}).get('status') or flat_run.get('provisioningState')
 
 
 def delete_pipeline_run(client, resource_group_name, registry_name, run_name):

@@ -108,6 +108,24 @@ def test_create_waits_for_an_async_operation():
     assert json.loads(sent[0].body) == {'properties': {}}
 
 
+def test_on_status_runs_after_each_check_that_finds_the_operation_going_in_order_with_the_checks():
+    operation = BASE + '/subscriptions/sub1/providers/Microsoft.ContainerRegistry/operations/op1'
+    sent, patch = scripted([
+        (201, {'Azure-AsyncOperation': operation, 'Retry-After': '0'},
+         {'properties': {'provisioningState': 'Creating'}}),
+        (200, {}, {'status': 'InProgress'}),
+        (200, {}, {'status': 'InProgress'}),
+        (200, {}, {'status': 'Succeeded'}),
+        (200, {}, {'name': 'run1', 'properties': {'provisioningState': 'Succeeded'}})])
+    checks = []
+    with patch:
+        poller = client().pipeline_runs.begin_create_or_update(
+            'rg', 'reg1', 'run1', {'properties': {}}, polling_interval=0,
+            on_status=lambda: checks.append(len(sent)))
+        poller.result()
+    assert checks == [2, 3]  # after the first and second InProgress, never after Succeeded
+
+
 def test_delete_accepts_202_with_location():
     location = BASE + '/subscriptions/sub1/providers/Microsoft.ContainerRegistry/locations/x/operationResults/1'
     sent, patch = scripted([(202, {'Location': location, 'Retry-After': '0'}, ''), (204, {}, '')])

@@ -137,7 +137,7 @@ def test_registry_and_group_come_from_configured_defaults():
 
 COMMANDS = [(group, command) for group in ('export-pipeline', 'import-pipeline')
             for command in ('create', 'show', 'list', 'delete')] + \
-    [('pipeline-run', command) for command in ('create', 'show', 'list', 'delete', 'clean')]
+    [('pipeline-run', command) for command in ('create', 'show', 'list', 'delete', 'clean', 'wait')]
 
 
 @pytest.mark.parametrize('group, command', COMMANDS)
@@ -178,12 +178,28 @@ def test_a_run_of_a_missing_pipeline_is_not_sent():
     not_found = {'method': 'GET', 'uri': pipeline_url, 'request_body': None, 'status': 404,
                  'response_headers': {'content-type': 'application/json'},
                  'response_body': '{"error": {"code": "ResourceNotFound", "message": "not found"}}'}
-    with strict_replay([not_found]) as replay:
+    listing = {'method': 'GET', 'uri': LIST_URL.format('2025-06-01-preview'), 'request_body': None, 'status': 200,
+               'response_headers': {'content-type': 'application/json'},
+               'response_body': '{"value": [{"name": "zimport1"}, {"name": "aimport2"}]}'}
+    with strict_replay([not_found, listing]) as replay:
         result = run_az(['acr', 'pipeline-run', 'create', *REG, '-p', 'mypipeline', '-n', 'myrun01', '-t', 'import',
                          '-b', 'blob1'])
-    assert result.exit_code != 0 and not replay.pending and len(replay.sent) == 1
-    assert "Import pipeline 'mypipeline' was not found in registry 'myregistry' (resource group 'rg1')" \
-        in result.stderr
+    assert result.exit_code != 0 and not replay.pending and len(replay.sent) == 2
+    assert all(method == 'GET' for method, _, _ in replay.sent)
+    assert "Import pipeline 'mypipeline' was not found in registry 'myregistry' (resource group 'rg1'). " \
+        "Existing import pipelines: aimport2, zimport1." in result.stderr
+
+
+def test_a_missing_run_in_an_empty_registry_says_there_are_none():
+    not_found = {'method': 'GET', 'uri': RUN_URL, 'request_body': None, 'status': 404,
+                 'response_headers': {'content-type': 'application/json'},
+                 'response_body': '{"error": {"code": "ResourceNotFound", "message": "not found"}}'}
+    listing = {'method': 'GET', 'uri': RUN_URL.replace('/myrun01', ''), 'request_body': None, 'status': 200,
+               'response_headers': {'content-type': 'application/json'}, 'response_body': '{"value": []}'}
+    with strict_replay([not_found, listing]) as replay:
+        result = run_az(['acr', 'pipeline-run', 'show', *REG, '-n', 'myrun01'])
+    assert result.exit_code != 0 and not replay.pending
+    assert "Pipeline run 'myrun01' was not found" in result.stderr and 'has no pipeline runs' in result.stderr
 
 
 PIPELINE_URL = RUN_URL.replace('pipelineRuns/myrun01', 'importPipelines/mypipeline')
@@ -207,6 +223,8 @@ def run_put(run_state='Creating'):
     return answer('PUT', RUN_URL, (answered, sent), 201, {'Azure-AsyncOperation': OPERATION_URL, 'Retry-After': '0'})
 
 
+# create asks whether a run of that name with these parameters exists (it would start nothing); here none does.
+NO_RUN_YET = answer('GET', RUN_URL, '{"error": {"code": "ResourceNotFound", "message": "not found"}}', 404)
 CREATE_IMPORT_RUN = ['acr', 'pipeline-run', 'create', *REG, '-p', 'mypipeline', '-n', 'myrun01', '-t', 'import',
                      '-b', 'blob1']
 
@@ -215,7 +233,7 @@ def test_a_failed_operation_ends_in_the_runs_message_once_the_run_is_terminal():
     creating = '{"name": "myrun01", "properties": {"provisioningState": "Creating"}}'
     failed = ('{"name": "myrun01", "properties": {"provisioningState": "Failed", "response": {"status": "Failed", '
               '"pipelineRunErrorMessage": "Blob blob1 was not found in container transfer."}}}')
-    with strict_replay([answer('GET', PIPELINE_URL, PIPELINE_BODY), run_put(),
+    with strict_replay([answer('GET', PIPELINE_URL, PIPELINE_BODY), NO_RUN_YET, run_put(),
                         answer('GET', OPERATION_URL, '{"status": "Failed"}'),
                         answer('GET', RUN_URL, creating), answer('GET', RUN_URL, failed)]) as replay, \
             mock.patch('azext_acrtransfer.pipeline_run.FAILURE_REREAD_INTERVAL', 0):
@@ -227,11 +245,11 @@ def test_a_failed_operation_ends_in_the_runs_message_once_the_run_is_terminal():
 
 
 def test_no_wait_sends_nothing_after_the_put():
-    with strict_replay([answer('GET', PIPELINE_URL, PIPELINE_BODY), run_put()]) as replay:
+    with strict_replay([answer('GET', PIPELINE_URL, PIPELINE_BODY), NO_RUN_YET, run_put()]) as replay:
         result = run_az(CREATE_IMPORT_RUN + ['--no-wait'])
         time.sleep(0.5)  # a poller thread would have asked for the operation by now
     assert result.exit_code == 0, result.stderr
-    assert [method for method, _, _ in replay.sent] == ['GET', 'PUT'] and not replay.mismatches
+    assert [method for method, _, _ in replay.sent] == ['GET', 'GET', 'PUT'] and not replay.mismatches
 
 
 @pytest.mark.parametrize('argv', [['acr', 'pipeline-run', 'show', *REG, '-n', 'myrun01'],
@@ -254,7 +272,7 @@ def test_a_400_quoting_a_storage_url_is_redacted_in_the_error_and_the_debug_trac
     bad = '{"error": {"code": "InvalidParameter", "message": "Cannot reach %s"}}' % SAS_URL
     put = run_put()
     put.update(status=400, response_body=bad, response_headers={'content-type': 'application/json'})
-    with strict_replay([answer('GET', PIPELINE_URL, PIPELINE_BODY), put]) as replay:
+    with strict_replay([answer('GET', PIPELINE_URL, PIPELINE_BODY), NO_RUN_YET, put]) as replay:
         result = run_az(CREATE_IMPORT_RUN + ['--debug'])
     assert result.exit_code != 0 and not replay.pending
     assert 'Cannot reach https://a.blob.core.windows.net/transfer/blob1?sv=2024-01-01&sig=REDACTED' in result.stderr
@@ -264,7 +282,7 @@ def test_a_400_quoting_a_storage_url_is_redacted_in_the_error_and_the_debug_trac
 def test_a_failed_operation_quoting_an_encoded_signature_is_redacted():
     failed = '{"status": "Failed", "error": {"code": "PipelineRunFailed", "message": "copy from %s failed"}}' \
         % ENCODED_SAS
-    with strict_replay([answer('GET', PIPELINE_URL, PIPELINE_BODY), run_put(),
+    with strict_replay([answer('GET', PIPELINE_URL, PIPELINE_BODY), NO_RUN_YET, run_put(),
                         answer('GET', OPERATION_URL, failed)]) as replay:
         result = run_az(CREATE_IMPORT_RUN + ['--debug'])
     assert result.exit_code != 0 and not replay.pending

@@ -7,7 +7,9 @@ import pytest
 from azure.cli.core.azclierror import AzureResponseError
 from azure.core.exceptions import HttpResponseError
 
+from azext_acrtransfer import pipeline_run as pr
 from azext_acrtransfer._client import AsyncOperationFailed
+from azext_acrtransfer._wire import ExportRun, ImportRun
 from azext_acrtransfer.pipeline_run import describe_failure, failure_hint, is_failed, run_after_failed_polling
 
 
@@ -102,3 +104,55 @@ def test_other_polling_errors_stand_unless_the_run_failed():
     with pytest.raises(HttpResponseError, match='try later'):
         settle(client_with(creating()), error)
     assert is_failed(settle(client_with(failed_run('boom')), error))
+
+
+class _Runs:
+    def __init__(self, runs):
+        self.runs = runs
+
+    def list(self, _group, _registry):
+        return iter(self.runs)
+
+
+class _Client:
+    def __init__(self, runs):
+        self.pipeline_runs = _Runs(runs)
+
+
+def _listed(name, pipeline, started, status, state='Succeeded'):
+    return {'name': name, 'properties': {
+        'provisioningState': state,
+        'request': {'pipelineResourceId': '/s/rg/providers/Microsoft.ContainerRegistry/registries/r/'
+                                          'exportPipelines/' + pipeline},
+        'response': {'status': status, 'startTime': started}}}
+
+
+RUNS = [_listed('old1', 'pipeA', '2026-01-01T00:00:00Z', 'Succeeded'),
+        _listed('new1', 'pipeB', '2026-01-03T00:00:00Z', 'Running', 'Creating'),
+        _listed('mid1', 'pipeA', '2026-01-02T00:00:00Z', 'Failed', 'Failed'),
+        _listed('unstarted1', 'pipeA', None, 'Running', 'Creating')]
+
+
+def test_list_is_newest_first_with_and_without_top():
+    names = [run['name'] for run in pr.list_pipeline_runs(_Client(RUNS), 'rg', 'r')]
+    assert names == ['new1', 'mid1', 'old1', 'unstarted1']
+    assert [run['name'] for run in pr.list_pipeline_runs(_Client(RUNS), 'rg', 'r', top=2)] == ['new1', 'mid1']
+
+
+def test_list_filters_by_pipeline_and_status_before_top():
+    client = _Client(RUNS)
+    assert [r['name'] for r in pr.list_pipeline_runs(client, 'rg', 'r', pipeline_name='PIPEA')] == [
+        'mid1', 'old1', 'unstarted1']
+    assert [r['name'] for r in pr.list_pipeline_runs(client, 'rg', 'r', status='Running')] == ['new1', 'unstarted1']
+    assert [r['name'] for r in pr.list_pipeline_runs(client, 'rg', 'r', pipeline_name='pipeA', status='Succeeded',
+                                                     top=5)] == ['old1']
+    assert [r['name'] for r in pr.list_pipeline_runs(client, 'rg', 'r', pipeline_name='pipeA', top=1)] == ['mid1']
+
+
+def test_same_request_compares_pipeline_blob_and_artifacts():
+    existing = {'properties': {'request': {'pipelineResourceId': '/X/exportPipelines/P', 'artifacts': ['a:1'],
+                                           'target': {'type': 'AzureStorageBlob', 'name': 'b.tar'}}}}
+    assert pr.same_request(existing, ExportRun('/x/exportpipelines/p', 'b.tar', ('a:1',)).to_wire())
+    assert not pr.same_request(existing, ExportRun('/x/exportpipelines/p', 'c.tar', ('a:1',)).to_wire())
+    assert not pr.same_request(existing, ExportRun('/x/exportpipelines/p', 'b.tar', ('a:2',)).to_wire())
+    assert not pr.same_request(existing, ImportRun('/x/importpipelines/p', 'b.tar').to_wire())

@@ -251,8 +251,37 @@ def test_storage_blob_must_not_be_empty(blob):
 @pytest.mark.parametrize('top', [0, -3])
 def test_top_must_be_positive(top):
     with pytest.raises(InvalidArgumentValueError, match='positive integer'):
-        v.validate_top(Namespace(registry_name='myregistry', top=top))
-    v.validate_top(Namespace(registry_name='myregistry', top=1))
+        v.validate_pipeline_run_list(Namespace(registry_name='myregistry', top=top, pipeline_name=None))
+    v.validate_pipeline_run_list(Namespace(registry_name='myregistry', top=1, pipeline_name=None))
+
+
+def test_list_pipeline_filter_is_a_pipeline_name():
+    with pytest.raises(InvalidArgumentValueError, match='--pipeline'):
+        v.validate_pipeline_run_list(Namespace(registry_name='myregistry', top=None, pipeline_name='my-pipe'))
+
+
+def _wait(**given):
+    values = dict(registry_name='myregistry', run_name=None, pipeline_name=None, storage_blob=None, timeout=None)
+    values.update(given)
+    return Namespace(**values)
+
+
+@pytest.mark.parametrize('given,error', [
+    ({}, RequiredArgumentMissingError),
+    ({'pipeline_name': 'import1'}, RequiredArgumentMissingError),
+    ({'storage_blob': 'b.tar'}, RequiredArgumentMissingError),
+    ({'run_name': 'myrun01', 'pipeline_name': 'import1', 'storage_blob': 'b.tar'}, MutuallyExclusiveArgumentError),
+    ({'run_name': 'my run'}, InvalidArgumentValueError),
+    ({'run_name': 'myrun01', 'timeout': 0}, InvalidArgumentValueError),
+])
+def test_wait_needs_a_run_name_or_a_pipeline_and_blob(given, error):
+    with pytest.raises(error):
+        v.validate_pipeline_run_wait(_wait(**given))
+
+
+def test_wait_accepts_a_triggered_run_name_or_a_pipeline_and_blob():
+    v.validate_pipeline_run_wait(_wait(run_name='import1_0123abc'))
+    v.validate_pipeline_run_wait(_wait(pipeline_name='import1', storage_blob='b.tar', timeout=60))
 
 
 # ---- rules that cannot be bypassed ----

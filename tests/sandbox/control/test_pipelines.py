@@ -424,6 +424,22 @@ def test_run_put_again_is_idempotent_unless_force_update_tag_changes(sandbox, en
     assert len(engine.calls) == 3     # the first run and the two new forceUpdateTags
 
 
+def test_run_put_with_other_properties_starts_a_new_run(sandbox, engine):
+    cloud = sandbox.source
+
+    async def scenario(client):
+        pipeline = await _put_export_pipeline(client, cloud)
+        sandbox.grant_secret_get(cloud, pipeline["identity"]["principalId"])
+        for blob in ("first.tar", "first.tar", "second.tar"):
+            response = await client.put(run_path(cloud, RUN_NAME) + API, json=export_run_body(pipeline["id"], blob))
+            await _poll_operation(client, response.headers["Azure-AsyncOperation"])
+        return await (await client.get(run_path(cloud, RUN_NAME) + API)).json()
+
+    run = sandbox.run(scenario)
+    assert [call["blob"] for call in engine.calls] == ["first.tar", "second.tar"]
+    assert run["properties"]["request"]["target"]["name"] == "second.tar"
+
+
 @pytest.mark.parametrize("name,status", [("abcde", 201), ("run-1x", 400), ("abcd", 400), ("r" * 51, 400)])
 def test_run_names_are_5_to_50_alphanumerics(sandbox, name, status):
     cloud = sandbox.source
