@@ -64,9 +64,9 @@ class Cloud:
             raise AzError(args, result)
         return json.loads(result.stdout) if result.stdout.strip() else None
 
-    def az_result(self, *args: str) -> subprocess.CompletedProcess:
-        env = {**os.environ, **self.env, "AZURE_CORE_ONLY_SHOW_ERRORS": "true"}
-        return subprocess.run([AZ, *args, "--output", "json"], env=env, capture_output=True, text=True,
+    def az_result(self, *args: str, only_show_errors: bool = True, output: str = "json") -> subprocess.CompletedProcess:
+        env = {**os.environ, **self.env, "AZURE_CORE_ONLY_SHOW_ERRORS": str(only_show_errors).lower()}
+        return subprocess.run([AZ, *args, "--output", output], env=env, capture_output=True, text=True,
                               timeout=300, check=False)
 
     def acr(self, *args: str, check: bool = True):
