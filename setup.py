@@ -6,7 +6,7 @@ extension needs (azure-core, azure-mgmt-core, knack) ships with azure-cli itself
 """
 from setuptools import setup, find_packages
 
-VERSION = "1.2.0"
+VERSION = "2.1.0"
 
 CLASSIFIERS = [
     'Development Status :: 4 - Beta',

@@ -35,9 +35,25 @@ in_cloud() { # shellcheck disable=SC1090
 manifest_digest() { # the exact manifest (or index) digest of a reference in a cloud's registry backend
     echo "sha256:$(skopeo inspect --raw --tls-verify=false "docker://$1/hello-world$2" | sha256sum | cut -d' ' -f1)"; }
 export AZURE_CORE_ONLY_SHOW_ERRORS=false
+WHEEL=${ACRTRANSFER_WHEEL:-$(ls -t "$(dirname "$0")"/../dist/acrtransfer-*-py3-none-any.whl | head -n 1)}
+WHEEL_NAME=$(basename "$WHEEL")
+
+step "Install the extension from a URL, as on a real cloud: the wheel published in a storage container"
+in_cloud source
+show az storage container create --connection-string "$ACRSANDBOX_STORAGE_CONNECTION_STRING" --name dist \
+    --public-access blob --output none
+show az storage blob upload --connection-string "$ACRSANDBOX_STORAGE_CONNECTION_STRING" --container-name dist \
+    --name "$WHEEL_NAME" --file "$WHEEL" --overwrite --no-progress --output none
+WHEEL_URL="${ACRSANDBOX_STORAGE_CONTAINER_URI%/*}/dist/$WHEEL_NAME"
+for cloud in source target; do
+    in_cloud "$cloud"
+    az extension remove --name acrtransfer --only-show-errors
+    show az extension add --source "$WHEEL_URL" -y --only-show-errors
+done
+in_cloud source
+show az extension show --name acrtransfer --query "{name:name, version:version}" -o tsv
 
 step "Source cloud: what is in the registry"
-in_cloud source
 SOURCE_BACKEND=$ACRSANDBOX_REGISTRY_BACKEND
 show az acr repository show-tags --name "$ACRSANDBOX_REGISTRY" --repository hello-world -o tsv
 V2_DIGEST=$(az acr repository show --name "$ACRSANDBOX_REGISTRY" --image hello-world:v2 --query digest -o tsv)
@@ -89,17 +105,13 @@ show az acr import-pipeline check --resource-group "$ACRSANDBOX_RESOURCE_GROUP" 
     --name "$IMPORT_PIPELINE" --output table
 
 step "Target cloud: wait for the source-triggered import run of $BLOB"
-TRIGGERED=""
-DEADLINE=$((SECONDS + TRIGGER_TIMEOUT_SECONDS))
-while [ $SECONDS -lt $DEADLINE ]; do
-    TRIGGERED=$(az acr pipeline-run list --resource-group "$ACRSANDBOX_RESOURCE_GROUP" --registry "$ACRSANDBOX_REGISTRY" \
-        --query "[?contains(name, '_') && request.source.name=='$BLOB' && ends_with(request.pipelineResourceId, '/$IMPORT_PIPELINE')].join(' ', [name, response.status]) | [0]" \
-        --output tsv)
-    case "$TRIGGERED" in *Succeeded|*Failed) break ;; esac
-    sleep 2
-done
-echo "    triggered run: ${TRIGGERED:-none within ${TRIGGER_TIMEOUT_SECONDS}s}"
-case "$TRIGGERED" in *Succeeded) ;; *) echo "FAILED: the source trigger did not import $BLOB"; exit 1 ;; esac
+show az acr pipeline-run wait --resource-group "$ACRSANDBOX_RESOURCE_GROUP" --registry "$ACRSANDBOX_REGISTRY" \
+    --pipeline "$IMPORT_PIPELINE" --storage-blob "$BLOB" --timeout "$TRIGGER_TIMEOUT_SECONDS" \
+    --query "{name:name, status:response.status, triggeredAt:response.trigger.sourceTrigger.timestamp}" -o json \
+    || { echo "FAILED: the source trigger did not import $BLOB"; exit 1; }
+TRIGGERED=$(az acr pipeline-run list --resource-group "$ACRSANDBOX_RESOURCE_GROUP" --registry "$ACRSANDBOX_REGISTRY" \
+    --pipeline "$IMPORT_PIPELINE" --top 1 --query "[0].join(' ', [name, response.status])" --output tsv)
+echo "    triggered run: $TRIGGERED"
 
 step "Target cloud: a second import of the same blob, by hand, checked first"
 show az acr import-pipeline check --resource-group "$ACRSANDBOX_RESOURCE_GROUP" --registry "$ACRSANDBOX_REGISTRY" \
@@ -108,7 +120,7 @@ show az acr pipeline-run create --resource-group "$ACRSANDBOX_RESOURCE_GROUP" --
     --pipeline "$IMPORT_PIPELINE" --name "$IMPORT_RUN" --pipeline-type import --storage-blob "$BLOB" \
     --force-redeploy --query "{status:response.status, artifacts:response.importedArtifacts}" -o json
 show az acr pipeline-run list --resource-group "$ACRSANDBOX_RESOURCE_GROUP" --registry "$ACRSANDBOX_REGISTRY" \
-    --query "[?ends_with(request.pipelineResourceId, '/$IMPORT_PIPELINE')]" --output table
+    --pipeline "$IMPORT_PIPELINE" --output table
 
 step "Verify: tags in the target registry, and manifest digests source vs target"
 show az acr repository show-tags --name "$ACRSANDBOX_REGISTRY" --repository hello-world -o tsv
@@ -125,6 +137,12 @@ for tag in latest multiarch; do
     via_az=$(az acr repository show --name "$ACRSANDBOX_REGISTRY" --image "hello-world:$tag" --query digest -o tsv)
     [ "$via_az" = "$(manifest_digest "$SOURCE_BACKEND" ":$tag")" ] || { echo "    az sees $tag as $via_az"; FAILURES=$((FAILURES + 1)); }
 done
+
+step "Target cloud: turn the import pipeline's source trigger off (it would import later blobs on its own)"
+show az acr import-pipeline create --resource-group "$ACRSANDBOX_RESOURCE_GROUP" --registry "$ACRSANDBOX_REGISTRY" \
+    --name "$IMPORT_PIPELINE" --storage-access-mode ManagedIdentity \
+    --storage-container-uri "$ACRSANDBOX_STORAGE_CONTAINER_URI" --source-trigger-enabled false \
+    --query trigger.sourceTrigger.status --output tsv --only-show-errors
 
 step "Clean up the demo's blobs (pipelines and runs stay for inspection)"
 az storage blob delete --connection-string "$ACRSANDBOX_STORAGE_CONNECTION_STRING" \

@@ -36,7 +36,8 @@ sandbox-status:
 
 # The ACR Transfer workflow end to end with the real az and the extension from the wheel; always stops the sandbox.
 demo: sandbox-up
-	@status=0; PATH="$(CURDIR)/$(VENV)/bin:$$PATH" bash acrtransfer_sandbox/demo.sh || status=$$?; \
+	@status=0; PATH="$(CURDIR)/$(VENV)/bin:$$PATH" ACRTRANSFER_WHEEL="$(CURDIR)/$(WHEEL)" \
+		bash acrtransfer_sandbox/demo.sh || status=$$?; \
 		$(MAKE) --no-print-directory sandbox-down; exit $$status
 
 # End-to-end tests: their own sandbox (state dir and ports of their own), brought up and down by the suite.

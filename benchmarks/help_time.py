@@ -7,7 +7,7 @@
 Installs the extension from a wheel into a private config dir, warms az's command index, then times each help
 command N times alternately (wall clock of the whole `az` process) and prints min / median.
 
-    .venv/bin/python benchmarks/help_time.py --wheel dist/acrtransfer-1.2.0-py3-none-any.whl [--runs 10]
+    .venv/bin/python benchmarks/help_time.py --wheel dist/acrtransfer-2.1.0-py3-none-any.whl [--runs 10]
 """
 
 import argparse

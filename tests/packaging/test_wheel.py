@@ -50,6 +50,8 @@ def test_az_extension_add_works_offline(wheel, tmp_path):
     added = run('extension', 'add', '--source', str(wheel), '-y')
     assert added.returncode == 0, added.stderr
     listed = [ext for ext in json.loads(run('extension', 'list', '-o', 'json').stdout) if ext['name'] == 'acrtransfer']
-    assert len(listed) == 1 and listed[0]['version'] == '1.2.0' and listed[0]['preview'] is True
+    assert len(listed) == 1 and listed[0]['version'] == '2.1.0' and listed[0]['preview'] is True
+    # The original's newest release is 2.0.0: ours must be newer, or az would offer users a downgrade.
+    assert tuple(int(part) for part in listed[0]['version'].split('.')) > (2, 0, 0)
     helped = run('acr', 'export-pipeline', 'create', '-h')
     assert helped.returncode == 0 and '--storage-access-mode' in helped.stdout
