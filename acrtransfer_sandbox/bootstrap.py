@@ -58,7 +58,7 @@ def azurite_process(config: SandboxConfig, credentials: SandboxCredentials, tls:
 def registry_process(config: SandboxConfig, cloud: CloudConfig) -> processes.ManagedProcess:
     if not shutil.which("docker-registry"):
         raise RuntimeError("docker-registry is not installed: run `make sandbox-up` (it installs it with apt).")
-    root = config.home / "registries" / cloud.name
+    root = config.registry_storage(cloud)
     root.mkdir(parents=True, exist_ok=True)
     config_file = config.home / "registries" / f"{cloud.name}.yml"
     config_file.write_text(

@@ -177,6 +177,10 @@ class SandboxConfig:
     def state_dir(self) -> Path:
         return self.home / "state"
 
+    def registry_storage(self, cloud: CloudConfig) -> Path:
+        """The filesystem storage of the cloud's docker-registry backend."""
+        return self.home / "registries" / cloud.name
+
     @property
     def log_dir(self) -> Path:
         return self.home / "logs"

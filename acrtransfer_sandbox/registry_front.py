@@ -22,6 +22,7 @@ import secrets
 import time
 import uuid
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Callable, Optional
 from urllib.parse import quote
 
@@ -77,8 +78,10 @@ AadTokenVerifier = Callable[[str], Optional[dict]]
 
 
 def make_registry_front_app(upstream_url: str, registry_name: str, login_server: str,
-                            verify_aad_token: AadTokenVerifier) -> web.Application:
-    front = _RegistryFront(upstream_url.rstrip('/'), registry_name, login_server, verify_aad_token)
+                            verify_aad_token: AadTokenVerifier, storage_root: Optional[Path] = None) -> web.Application:
+    """`storage_root`: the backend's filesystem storage, where the front finds untagged manifests (see
+    `stored_manifest_digests`); without it only the manifests tags reach are listed."""
+    front = _RegistryFront(upstream_url.rstrip('/'), registry_name, login_server, verify_aad_token, storage_root)
     # Before any route or authorization, a path that is not normalised is refused, never resolved. (A guess at ACR's
     # answer: distribution's 400 NAME_INVALID.)
     app = web.Application(client_max_size=1024 ** 2, middlewares=[normalised_paths_middleware(
@@ -125,6 +128,23 @@ class _TokenSigner:
         return claims
 
 
+def stored_manifest_digests(storage_root: Optional[Path], repository: str) -> dict[str, float]:
+    """{digest: time stored} of every manifest in the repository, untagged ones included.
+
+    distribution's API lists tags only; its filesystem storage keeps one revision link per manifest
+    (`<root>/docker/registry/v2/repositories/<repo>/_manifests/revisions/sha256/<hex>/link`), removed when the
+    manifest is deleted."""
+    if storage_root is None or '..' in repository.split('/'):
+        return {}
+    revisions = Path(storage_root, 'docker', 'registry', 'v2', 'repositories', *repository.split('/'),
+                     '_manifests', 'revisions', 'sha256')
+    try:
+        links = [entry / 'link' for entry in revisions.iterdir()]
+    except OSError:
+        return {}
+    return {'sha256:' + link.parent.name: link.stat().st_mtime for link in links if link.is_file()}
+
+
 def _b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b'=').decode()
 
@@ -151,14 +171,15 @@ def _isoformat(seconds: float) -> str:
     return datetime.fromtimestamp(seconds, timezone.utc).strftime('%Y-%m-%dT%H:%M:%S.%fZ')
 
 
-class _RegistryFront:
+class _RegistryFront:  # pylint: disable=too-many-instance-attributes
     def __init__(self, upstream_url: str, registry_name: str, login_server: str,
-                 verify_aad_token: AadTokenVerifier):
+                 verify_aad_token: AadTokenVerifier, storage_root: Optional[Path] = None):
         self.upstream_url = upstream_url
         self.registry_name = registry_name
         self.login_server = login_server
         self.verify_aad_token = verify_aad_token
         self.signer = _TokenSigner()
+        self.storage_root = storage_root
         self.session: Optional[aiohttp.ClientSession] = None
         # (repository, tag) -> (digest, created, last updated), as this front observed them
         self.tag_times: dict[tuple[str, str], tuple[str, float, float]] = {}
@@ -330,6 +351,12 @@ class _RegistryFront:
         if manifests is None:
             return _error(404, 'NAME_UNKNOWN', REPOSITORY_UNKNOWN, {'name': repository})
         match = [item for item in manifests if reference in (item['digest'], *item['tags'])]
+        if not match and reference.startswith('sha256:'):
+            # An untagged manifest, as ACR shows it: the backend serves it by digest.
+            now = _isoformat(time.time())
+            found: dict[str, dict] = {}
+            await self._describe_manifest(repository, reference, [], now, now, found)
+            match = [found[reference]] if reference in found else []
         if not match:
             return _error(404, 'MANIFEST_UNKNOWN', MANIFEST_UNKNOWN, {'name': repository, 'reference': reference})
         return web.json_response({'registry': self.login_server, 'imageName': repository, 'manifest': match[0]})
@@ -366,7 +393,9 @@ class _RegistryFront:
         """ACR's tag attributes for every tag of the repository, sorted by name; None if it does not exist."""
         names = await self._upstream_tags(repository)
         if names is None:
-            return None
+            # distribution says NAME_UNKNOWN for a repository without tags; one holding only untagged
+            # manifests exists for ACR all the same.
+            return [] if stored_manifest_digests(self.storage_root, repository) else None
         attributes = []
         for name in sorted(names):
             digest = await self._upstream_digest(repository, name)
@@ -385,8 +414,8 @@ class _RegistryFront:
                 'changeableAttributes': _changeable()}
 
     async def _manifest_attributes(self, repository: str) -> Optional[list[dict]]:
-        """ACR's manifest attributes for the manifests the repository's tags reach (distribution cannot list
-        untagged manifests; an index's children are listed with it), sorted by digest."""
+        """ACR's manifest attributes for every manifest of the repository, tagged or not (an index's children
+        are listed with it), sorted by digest."""
         tags = await self._tag_attributes(repository)
         if tags is None:
             return None
@@ -399,6 +428,10 @@ class _RegistryFront:
             updated = max(tag['lastUpdateTime'] for tag in its_tags)
             await self._describe_manifest(repository, digest, [tag['name'] for tag in its_tags], created, updated,
                                           manifests)
+        for digest, stored in stored_manifest_digests(self.storage_root, repository).items():
+            if digest not in manifests:
+                await self._describe_manifest(repository, digest, [], _isoformat(stored), _isoformat(stored),
+                                              manifests)
         return sorted(manifests.values(), key=lambda item: item['digest'])
 
     async def _describe_manifest(self, repository: str, digest: str, tags: list[str], created: str, updated: str,

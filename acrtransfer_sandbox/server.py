@@ -101,7 +101,8 @@ async def serve(config: SandboxConfig) -> None:
         apps = [(make_front_app(cloud, store, issuer, credentials, executor), cloud.front_port),
                 (make_secrets_app(cloud, store, issuer), cloud.vault_port),
                 (make_registry_front_app(cloud.registry_upstream_url, cloud.registry_name, cloud.login_server,
-                                         aad_token_verifier(issuer, cloud)), cloud.registry_front_port)]
+                                         aad_token_verifier(issuer, cloud), config.registry_storage(cloud)),
+                 cloud.registry_front_port)]
         for (app, port), front in zip(apps, ("arm", "keyvault", "registry")):
             faults.apply(app, front, is_identity_endpoint if front == "arm" else lambda _request: False)
             runner = web.AppRunner(app, access_log=None)

@@ -9,14 +9,16 @@ import base64
 import hashlib
 import json
 import threading
+from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 import pytest
 import requests
 from aiohttp import web
 
-from acrtransfer_sandbox.registry_front import EMPTY_GUID, make_registry_front_app
+from acrtransfer_sandbox.registry_front import EMPTY_GUID, make_registry_front_app, stored_manifest_digests
 from acrtransfer_sandbox.transfer import RegistryClient, push_sample_images
+from acrtransfer_sandbox.transfer.registry import Manifest, sha256_digest
 from conftest import client_session, run
 from servers import free_port
 
@@ -31,12 +33,13 @@ def verify_aad_token(token):
 class FrontServer:
     """The front app on its own event loop in a thread, so the test can use blocking ``requests`` like az."""
 
-    def __init__(self, upstream_url, ssl_context=None):
+    def __init__(self, upstream_url, ssl_context=None, storage_root=None):
         self.port = free_port()
         self._ssl_context = ssl_context
         self.login_server = '127.0.0.1:{}'.format(self.port)
         self.url = 'http://' + self.login_server
-        self._app = make_registry_front_app(upstream_url, 'sourceregistry', self.login_server, verify_aad_token)
+        self._app = make_registry_front_app(upstream_url, 'sourceregistry', self.login_server, verify_aad_token,
+                                            storage_root)
         self._loop = asyncio.new_event_loop()
         self._started = threading.Event()
         self._thread = threading.Thread(target=self._serve, daemon=True)
@@ -76,7 +79,7 @@ def sample_digests(source_registry):
 
 @pytest.fixture
 def front(source_registry, sample_digests):
-    server = FrontServer(source_registry.url).start()
+    server = FrontServer(source_registry.url, storage_root=Path(source_registry.workdir, 'data')).start()
     yield server
     server.stop()
 
@@ -336,3 +339,54 @@ def test_repository_attributes(front):
     missing_token = _access_token(front, 'repository:nothing:metadata_read')
     missing = requests.get(front.url + '/acr/v1/nothing', headers=_bearer(missing_token))
     assert missing.status_code == 404 and missing.json()['errors'][0]['code'] == 'NAME_UNKNOWN'
+
+
+def _push_untagged(registry_url, tagged_reference):
+    """A new manifest (the tagged one with an annotation) pushed by digest only; returns its digest."""
+    async def push():
+        async with await client_session() as session:
+            registry = RegistryClient(session, registry_url)
+            repository, _, tag = tagged_reference.partition(':')
+            original = await registry.get_manifest(repository, tag)
+            content = json.loads(original.content)
+            content['annotations'] = {'org.example.untagged': 'yes'}
+            data = json.dumps(content).encode()
+            digest = sha256_digest(data)
+            await registry.put_manifest(repository, digest, Manifest(original.media_type, digest, data))
+            return digest
+    return run(push())
+
+
+def test_untagged_manifests_are_listed_and_shown_by_digest(front, source_registry, sample_digests):
+    digest = _push_untagged(source_registry.url, 'hello-world:latest')
+    token = _access_token(front, 'repository:hello-world:metadata_read')
+    listed = requests.get(front.url + '/acr/v1/hello-world/_manifests', params={'n': 100}, headers=_bearer(token))
+    manifests = {item['digest']: item for item in listed.json()['manifests']}
+    assert len(manifests) == 6 and manifests[digest]['tags'] == []
+    assert manifests[digest]['architecture'] == 'amd64' and manifests[digest]['imageSize'] > 0
+    assert manifests[sample_digests['hello-world:latest']]['tags'] == ['latest']
+    shown = requests.get(front.url + '/acr/v1/hello-world/_manifests/' + digest, headers=_bearer(token))
+    assert shown.status_code == 200 and shown.json()['manifest']['digest'] == digest
+    assert requests.get(front.url + '/acr/v1/hello-world', headers=_bearer(token)).json()['manifestCount'] == 6
+    unknown = requests.get(front.url + '/acr/v1/hello-world/_manifests/sha256:' + 'f' * 64, headers=_bearer(token))
+    assert unknown.status_code == 404 and unknown.json()['errors'][0]['code'] == 'MANIFEST_UNKNOWN'
+
+
+def test_without_the_storage_an_untagged_manifest_is_still_shown_by_digest(source_registry, sample_digests):
+    digest = _push_untagged(source_registry.url, 'hello-world:v2')
+    server = FrontServer(source_registry.url).start()
+    try:
+        token = _access_token(server, 'repository:hello-world:metadata_read')
+        shown = requests.get(server.url + '/acr/v1/hello-world/_manifests/' + digest, headers=_bearer(token))
+        assert shown.status_code == 200 and shown.json()['manifest']['tags'] == []
+    finally:
+        server.stop()
+
+
+def test_stored_manifests_stay_inside_the_storage(tmp_path):
+    link = tmp_path / 'docker/registry/v2/repositories/a/b/_manifests/revisions/sha256' / ('e' * 64) / 'link'
+    link.parent.mkdir(parents=True)
+    link.write_text('sha256:' + 'e' * 64)
+    assert list(stored_manifest_digests(tmp_path, 'a/b')) == ['sha256:' + 'e' * 64]
+    assert stored_manifest_digests(tmp_path, 'a/../a/b') == {} and stored_manifest_digests(tmp_path, 'nothing') == {}
+    assert stored_manifest_digests(None, 'a/b') == {}
