@@ -98,3 +98,14 @@ def test_only_show_errors_silences_bar_and_lines(monkeypatch):
         progress.update(run('50'))
         progress.end()
     assert cli_ctx.progress_bar_calls == [] and lines.lines == []
+
+
+def test_the_bar_is_azs_own_determinate_progress_bar(capfd):
+    from azure.cli.core.mock import DummyCli
+    cli_ctx = DummyCli()
+    cli_ctx.only_show_errors = False
+    progress = p.RunProgress(cli_ctx, 'run1', stream=Stream(True))
+    progress.update(run('40'))
+    progress.end()
+    written = capfd.readouterr().err
+    assert "Pipeline run 'run1'" in written and '40.0000%' in written
