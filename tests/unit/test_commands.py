@@ -300,3 +300,14 @@ def test_an_encoded_signature_in_the_runs_message_is_redacted_in_output_and_trac
     assert result.exit_code == 0
     assert '%26sig%3DREDACTED' in result.stdout and 'pipelineRunErrorMessage' in result.stderr
     assert 'ENCODEDSECRET' not in result.stdout + result.stderr
+
+
+def test_help_says_what_each_option_does_and_what_rerunning_a_name_does():
+    export_help = ' '.join(run_az(['acr', 'export-pipeline', 'create', '-h'], output=None).stdout.split())
+    import_help = ' '.join(run_az(['acr', 'import-pipeline', 'create', '-h'], output=None).stdout.split())
+    for name in ('OverwriteBlobs', 'ContinueOnErrors'):
+        assert name + ' (' in export_help
+    for name in ('OverwriteTags', 'DeleteSourceBlobOnSuccess', 'ContinueOnErrors'):
+        assert name + ' (' in import_help
+    run_help = ' '.join(run_az(['acr', 'pipeline-run', 'create', '-h'], output=None).stdout.split())
+    assert 'Nothing was started' in run_help and 'with the same pipeline, blob and artifacts' in run_help
