@@ -5,12 +5,14 @@
 
 from azure.cli.core.azclierror import ResourceNotFoundError
 
+from ._format import start_time_of
 from ._wire import EXPORT_PIPELINES, IMPORT_PIPELINES, PIPELINE_RUNS
 
 RESOURCE_NOUNS = {EXPORT_PIPELINES: 'Export pipeline', IMPORT_PIPELINES: 'Import pipeline',
                   PIPELINE_RUNS: 'Pipeline run'}
 NOT_FOUND = "{noun} '{name}' was not found in registry '{registry}' (resource group '{group}')."
 EXISTING_NAMES = "Existing {nouns}: {names}."
+NOUN_ORDER = {PIPELINE_RUNS: ' (newest first)'}
 NO_EXISTING_NAMES = "The registry has no {nouns}."
 MAX_NAMES_SHOWN = 20
 
@@ -34,6 +36,7 @@ def not_found_message(operations, resource_group_name, registry_name, name):
     nouns = noun.lower() + 's'
     if not existing:
         return '{} {}'.format(message, NO_EXISTING_NAMES.format(nouns=nouns))
+    nouns += NOUN_ORDER.get(operations.collection, '')
     shown = ', '.join(existing[:MAX_NAMES_SHOWN])
     if len(existing) > MAX_NAMES_SHOWN:
         shown += ' and {} more'.format(len(existing) - MAX_NAMES_SHOWN)
@@ -41,12 +44,18 @@ def not_found_message(operations, resource_group_name, registry_name, name):
 
 
 def existing_names(operations, resource_group_name, registry_name):
-    """The sorted names in the collection, or None when they cannot be listed (then the error says less)."""
+    """The names in the collection: pipelines by name, runs newest first (the ones a user most likely meant);
+    None when they cannot be listed (then the error says less)."""
     from azure.core.exceptions import HttpResponseError
     try:
-        return sorted(item.get('name') or '' for item in operations.list(resource_group_name, registry_name))
+        items = list(operations.list(resource_group_name, registry_name))
     except HttpResponseError:
         return None
+    if operations.collection == PIPELINE_RUNS:
+        items.sort(key=start_time_of, reverse=True)
+    else:
+        items.sort(key=lambda item: (item.get('name') or '').lower())
+    return [item.get('name') or '' for item in items]
 
 
 def delete_existing(operations, resource_group_name, registry_name, name):

@@ -143,7 +143,7 @@ def test_list_filters_and_not_found_names(source, exporter):
 
     missing = source.az_result("acr", "pipeline-run", "show", "--resource-group", source.group, "--registry",
                                source.registry, "--name", "nosuchrun1")
-    assert missing.returncode != 0 and "Existing pipeline runs:" in missing.stderr and name in missing.stderr
+    assert missing.returncode != 0 and "Existing pipeline runs (newest first): " + name in missing.stderr
     missing_pipeline = source.az_result("acr", "export-pipeline", "show", "--resource-group", source.group,
                                         "--registry", source.registry, "--name", "nosuchpipe1")
     assert "Existing export pipelines:" in missing_pipeline.stderr and exporter in missing_pipeline.stderr

@@ -3,6 +3,7 @@
 # --------------------------------------------------------------------------------------------
 """Command-level behaviour through az in-process: refusals before any request, configuration, help."""
 
+import json
 import os
 import time
 from unittest import mock
@@ -311,3 +312,18 @@ def test_help_says_what_each_option_does_and_what_rerunning_a_name_does():
         assert name + ' (' in import_help
     run_help = ' '.join(run_az(['acr', 'pipeline-run', 'create', '-h'], output=None).stdout.split())
     assert 'Nothing was started' in run_help and 'with the same pipeline, blob and artifacts' in run_help
+
+
+def test_a_missing_run_lists_the_newest_runs_first_and_at_most_twenty():
+    not_found = {'method': 'GET', 'uri': RUN_URL, 'request_body': None, 'status': 404,
+                 'response_headers': {'content-type': 'application/json'},
+                 'response_body': '{"error": {"code": "ResourceNotFound", "message": "not found"}}'}
+    runs = [{'name': 'run{:02d}'.format(day), 'properties': {'response': {
+        'startTime': '2026-01-{:02d}T00:00:00Z'.format(day)}}} for day in range(1, 26)]
+    listing = {'method': 'GET', 'uri': RUN_URL.replace('/myrun01', ''), 'request_body': None, 'status': 200,
+               'response_headers': {'content-type': 'application/json'},
+               'response_body': json.dumps({'value': runs})}
+    with strict_replay([not_found, listing]):
+        result = run_az(['acr', 'pipeline-run', 'show', *REG, '-n', 'myrun01'])
+    shown = ', '.join('run{:02d}'.format(day) for day in range(25, 5, -1))
+    assert 'Existing pipeline runs (newest first): {} and 5 more.'.format(shown) in result.stderr
