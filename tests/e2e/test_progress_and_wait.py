@@ -1,6 +1,7 @@
 """Following runs through az: live progress while create waits, `pipeline-run wait` by name and by blob (the run
 a source trigger starts), its timeout and a failed run's outcome, re-running a name, list filters, not-found."""
 import json
+import re
 
 import pytest
 
@@ -75,6 +76,9 @@ def test_wait_for_a_failed_run_exits_non_zero_with_the_message_and_hint(source):
 def test_wait_times_out_while_the_run_goes_on(source, exporter, large_image):
     name = unique("slow")
     assert _create(source, exporter, name, "--no-wait", artifacts=(large_image,)).returncode == 0
+    table = source.az_result("acr", "pipeline-run", "list", "--resource-group", source.group, "--registry",
+                             source.registry, "--top", "1", output="table").stdout.splitlines()
+    assert table[2].startswith(name) and re.search(r"\bRunning \d+%", table[2]), table
     waited = _wait(source, "-n", name, "--timeout", "1")
     assert waited.returncode != 0
     assert f"Timed out waiting for pipeline run '{name}': it is still Running" in waited.stderr
