@@ -100,12 +100,17 @@ def test_only_show_errors_silences_bar_and_lines(monkeypatch):
     assert cli_ctx.progress_bar_calls == [] and lines.lines == []
 
 
-def test_the_bar_is_azs_own_determinate_progress_bar(capfd):
+def test_the_bar_is_azs_own_determinate_progress_bar():
+    import io
+    from azure.cli.core.commands.progress import DeterminateStandardOut
     from azure.cli.core.mock import DummyCli
     cli_ctx = DummyCli()
     cli_ctx.only_show_errors = False
     progress = p.RunProgress(cli_ctx, 'run1', stream=Stream(True))
+    view = progress.progress_bar.active_progress
+    assert isinstance(view, DeterminateStandardOut)
+    view.out = io.StringIO()  # az binds the view to the stderr of its import time
     progress.update(run('40'))
+    written = view.out.getvalue()
     progress.end()
-    written = capfd.readouterr().err
     assert "Pipeline run 'run1'" in written and '40.0000%' in written
