@@ -7,6 +7,8 @@ import asyncio
 import logging
 import signal
 import ssl
+from pathlib import Path
+from typing import Optional
 
 from aiohttp import web
 
@@ -43,13 +45,14 @@ def load_credentials(config: SandboxConfig) -> SandboxCredentials:
 
 
 def make_front_app(cloud: CloudConfig, store: ResourceStore, issuer: TokenIssuer, credentials: SandboxCredentials,
-                   executor: RunExecutor) -> web.Application:
+                   executor: RunExecutor, response_log: Optional[Path] = None) -> web.Application:
+    """`response_log`: where to record the pipeline and run bodies served (ACRSANDBOX_RESPONSE_LOG)."""
     challenge = f'Bearer authorization_uri="{cloud.front_url}/{cloud.tenant_id}", error="invalid_token"'
     # A guess at ARM's answer to a path it would not route: 400 InvalidRequestUri.
     not_normalised = normalised_paths_middleware(lambda: arm_error(400, "InvalidRequestUri", PATH_NOT_NORMALISED))
     middlewares = [access_log_middleware, not_normalised]
-    if executor.config.response_log:
-        middlewares.append(response_log_middleware(executor.config.response_log))
+    if response_log:
+        middlewares.append(response_log_middleware(response_log))
     middlewares += [bearer_auth_middleware(issuer, cloud.tenant_id, ARM_AUDIENCE, is_identity_endpoint, challenge),
                     tenancy_middleware(cloud)]
     app = web.Application(middlewares=middlewares)
@@ -98,7 +101,7 @@ async def serve(config: SandboxConfig) -> None:
     if faults.conditions.active:
         log.warning("network conditions: %s", faults.describe())
     for cloud in config.clouds:
-        apps = [(make_front_app(cloud, store, issuer, credentials, executor), cloud.front_port),
+        apps = [(make_front_app(cloud, store, issuer, credentials, executor, config.response_log), cloud.front_port),
                 (make_secrets_app(cloud, store, issuer), cloud.vault_port),
                 (make_registry_front_app(cloud.registry_upstream_url, cloud.registry_name, cloud.login_server,
                                          aad_token_verifier(issuer, cloud), config.registry_storage(cloud)),

@@ -133,7 +133,8 @@ class Sandbox:
                 app = make_secrets_app(cloud, self.store, self.issuer)
                 bearer = token or self.token(cloud, VAULT_AUDIENCE)
             else:
-                app = make_front_app(cloud, self.store, self.issuer, self.credentials, self.executor)
+                app = make_front_app(cloud, self.store, self.issuer, self.credentials, self.executor,
+                                     self.config.response_log)
                 bearer = token or self.token(cloud)
             client = TestClient(TestServer(app, host="127.0.0.1"), headers={"Authorization": "Bearer " + bearer})
             try:

@@ -1,5 +1,6 @@
 """The ARM API of exportPipelines, importPipelines and pipelineRuns, through the cloud front (fake transfer engine)."""
 import asyncio
+import json
 import time
 import uuid
 
@@ -563,3 +564,19 @@ def test_a_body_that_is_not_json_is_a_400_naming_the_problem(sandbox):
     status, body = sandbox.run(scenario)
     assert (status, body["error"]["code"]) == (400, "InvalidRequestContent")
     assert sandbox.store.get(pipeline_path(cloud, "exportPipelines", EXPORT_NAME)) is None
+
+
+def test_the_response_log_records_pipeline_and_run_bodies_only(sandbox):
+    """What the spec check after every test reads: one line per body of the three resource types."""
+    cloud = sandbox.source
+
+    async def scenario(client):
+        pipeline = await _put_export_pipeline(client, cloud)
+        await client.get(f"{cloud.registry_id}/exportPipelines" + API)
+        await client.get(cloud.vault_id + "?api-version=2023-07-01")
+        return pipeline
+
+    pipeline = sandbox.run(scenario)
+    entries = [json.loads(line) for line in sandbox.config.response_log.read_text().splitlines()]
+    assert [(entry["method"], entry["status"]) for entry in entries] == [("PUT", 200), ("GET", 200)]
+    assert entries[0]["body"] == pipeline and entries[1]["body"]["value"] == [pipeline]
