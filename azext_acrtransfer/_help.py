@@ -334,6 +334,7 @@ examples:
   - name: Grant a pipeline access to its Key Vault secret or storage account.
     text: >
         az acr import-pipeline grant --resource-group $MyRG --registry $MyReg --name $MyPipeline
+"""
 
 helps['acr pipeline-run wait'] = """
 type: command
