@@ -469,7 +469,6 @@ def validate_pipeline_check(namespace):
         namespace.artifacts = normalize_artifacts(namespace.artifacts, 'export')
 
 
-
 def validate_pipeline_run_wait(namespace):
     """Either -n <run>, or --pipeline <import pipeline> with --storage-blob <blob> (the run its trigger starts)."""
     validate_registry_name(namespace)
