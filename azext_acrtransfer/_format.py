@@ -185,7 +185,7 @@ def _pipeline_run_batch_row(item):
                         ('ARTIFACTS', len(request.get('artifacts') or response.get('importedArtifacts') or [])),
                         ('STATUS', response.get('status') or item.get('provisioningState')),
                         ('START_TIME', format_start_time(response.get('startTime'))),
-                        ('DURATION', format_duration(response.get('startTime'), response.get('finishedTime'))),
+                        ('DURATION', format_duration(response.get('startTime'), response.get('finishTime'))),
                         ('ERROR_MESSAGE', response.get('pipelineRunErrorMessage') or '')])
 
 

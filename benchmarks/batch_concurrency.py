@@ -69,7 +69,7 @@ def run_mode(sandbox: OwnSandbox, source, target, mode: str, limit, count: int, 
     wrong = [ref for ref, digest in digests.items() if target.manifest_digest(ref) != digest]
     if wrong:
         raise SystemExit('{} imported digest(s) differ from the source, e.g. {}'.format(len(wrong), wrong[0]))
-    overlap = max(r['response']['startTime'] for r in runs) < min(r['response']['finishedTime'] for r in runs)
+    overlap = max(r['response']['startTime'] for r in runs) < min(r['response']['finishTime'] for r in runs)
     return {'export': export_seconds, 'import': import_seconds, 'runs': len(runs), 'imports': len(imported),
             'all_at_once': overlap, 'dry_run': fixed_seconds}
 

@@ -59,7 +59,7 @@ def test_120_artifacts_in_3_concurrent_batches_carried_and_imported_from_the_man
     assert f"Export batch of 3 run(s) with pipeline '{export_pipeline}': 3 start." in exported.stderr
     assert f"{prefix}002: Succeeded, 50 artifact(s)." in exported.stderr
     # The three runs ran at the same time: each started before any of them finished.
-    assert max(run["response"]["startTime"] for run in runs) < min(run["response"]["finishedTime"] for run in runs)
+    assert max(run["response"]["startTime"] for run in runs) < min(run["response"]["finishTime"] for run in runs)
 
     manifest = json.loads(manifest_path.read_text())
     assert manifest["pipeline"] == export_pipeline and manifest["pipelineType"] == "export"
