@@ -12,7 +12,8 @@ RESOURCE_NOUNS = {EXPORT_PIPELINES: 'Export pipeline', IMPORT_PIPELINES: 'Import
                   PIPELINE_RUNS: 'Pipeline run'}
 NOT_FOUND = "{noun} '{name}' was not found in registry '{registry}' (resource group '{group}')."
 EXISTING_NAMES = "Existing {nouns}: {names}."
-NOUN_ORDER = {PIPELINE_RUNS: ' (newest first)'}
+NOUN_ORDER = {PIPELINE_RUNS: ' (newest first)', EXPORT_PIPELINES: ' (most like it first)',
+              IMPORT_PIPELINES: ' (most like it first)'}
 NO_EXISTING_NAMES = "The registry has no {nouns}."
 MAX_NAMES_SHOWN = 20
 
@@ -37,10 +38,19 @@ def not_found_message(operations, resource_group_name, registry_name, name):
     if not existing:
         return '{} {}'.format(message, NO_EXISTING_NAMES.format(nouns=nouns))
     nouns += NOUN_ORDER.get(operations.collection, '')
+    if operations.collection != PIPELINE_RUNS:
+        existing = most_like_first(name, existing)
     shown = ', '.join(existing[:MAX_NAMES_SHOWN])
     if len(existing) > MAX_NAMES_SHOWN:
         shown += ' and {} more'.format(len(existing) - MAX_NAMES_SHOWN)
     return '{} {}'.format(message, EXISTING_NAMES.format(nouns=nouns, names=shown))
+
+
+def most_like_first(name, names):
+    """A misspelt pipeline name's likely meaning leads the list, however many pipelines the registry has."""
+    import difflib
+    close = difflib.get_close_matches(name, names, n=MAX_NAMES_SHOWN, cutoff=0.6)
+    return close + [other for other in names if other not in close]
 
 
 def existing_names(operations, resource_group_name, registry_name):

@@ -188,7 +188,7 @@ def test_a_run_of_a_missing_pipeline_is_not_sent():
     assert result.exit_code != 0 and not replay.pending and len(replay.sent) == 2
     assert all(method == 'GET' for method, _, _ in replay.sent)
     assert "Import pipeline 'mypipeline' was not found in registry 'myregistry' (resource group 'rg1'). " \
-        "Existing import pipelines: aimport2, zimport1." in result.stderr
+        "Existing import pipelines (most like it first): aimport2, zimport1." in result.stderr
 
 
 def test_a_missing_run_in_an_empty_registry_says_there_are_none():
@@ -327,3 +327,11 @@ def test_a_missing_run_lists_the_newest_runs_first_and_at_most_twenty():
         result = run_az(['acr', 'pipeline-run', 'show', *REG, '-n', 'myrun01'])
     shown = ', '.join('run{:02d}'.format(day) for day in range(25, 5, -1))
     assert 'Existing pipeline runs (newest first): {} and 5 more.'.format(shown) in result.stderr
+
+
+def test_a_misspelt_pipeline_name_leads_the_existing_names_however_many_there_are():
+    from azext_acrtransfer._utils import MAX_NAMES_SHOWN, most_like_first
+    names = ['pipe{:03d}'.format(index) for index in range(MAX_NAMES_SHOWN * 2)] + ['zexporter42']
+    ordered = most_like_first('zexporter4', names)
+    assert ordered[0] == 'zexporter42' and sorted(ordered) == sorted(names)
+    assert most_like_first('nothinglikeit', ['b1', 'a2']) == ['b1', 'a2']
