@@ -9,8 +9,8 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from acrtransfer_sandbox import pipelines
-from acrtransfer_sandbox.faults import FaultInjector, NetworkConditions
+from acrtransfer_sandbox.fronts import pipelines
+from acrtransfer_sandbox.fronts.faults import FaultInjector, NetworkConditions
 
 from .harness import API, export_pipeline_body, export_run_body, run_path, sas_storage
 from .test_authorization import _assign

@@ -13,7 +13,7 @@ from typing import Optional
 
 from aiohttp import web
 
-from .config import CloudConfig
+from ..plumbing.config import CloudConfig
 from .http_common import CALLER_CLAIMS_KEY, arm_error
 
 SCOPE_PARAMETER = "scope"

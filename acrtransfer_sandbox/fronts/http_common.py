@@ -8,7 +8,7 @@ from typing import Optional
 from aiohttp import web
 
 from . import bodies
-from .tokens import TokenIssuer, bearer_token
+from ..plumbing.tokens import TokenIssuer, bearer_token
 
 log = logging.getLogger("acrtransfer_sandbox.http")
 

@@ -8,9 +8,9 @@ from typing import Optional
 from aiohttp import web
 
 from . import bodies
-from .config import CloudConfig
+from ..plumbing.config import CloudConfig
 from .http_common import arm_error, json_response, utc_now
-from .store import ResourceStore
+from ..plumbing.store import ResourceStore
 
 ASSIGNMENT_TYPE = "Microsoft.Authorization/roleAssignments"
 BUILT_IN_ROLES = {

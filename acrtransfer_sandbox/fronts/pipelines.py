@@ -14,9 +14,9 @@ from urllib.parse import quote
 from aiohttp import web
 
 from . import bodies
-from .config import CloudConfig
+from ..plumbing.config import CloudConfig
 from .http_common import CALLER_CLAIMS_KEY, arm_error, ci_path, json_response, resource_not_found, utc_now
-from .store import ResourceStore
+from ..plumbing.store import ResourceStore
 from .tenancy import foreign_identity_error
 
 API_VERSION = "2025-06-01-preview"

@@ -5,9 +5,9 @@ import re
 
 from aiohttp import web
 
-from .config import LOCATION, CloudConfig
+from ..plumbing.config import LOCATION, CloudConfig
 from .http_common import arm_error, ci_path, json_response, resource_not_found
-from .store import ResourceStore
+from ..plumbing.store import ResourceStore
 
 REGISTRY_TYPE = "Microsoft.ContainerRegistry/registries"
 VAULT_TYPE = "Microsoft.KeyVault/vaults"

@@ -31,9 +31,9 @@ from aiohttp import web
 from multidict import CIMultiDict
 from yarl import URL
 
-from acrtransfer_sandbox import bodies
-from acrtransfer_sandbox.http_common import PATH_NOT_NORMALISED, normalised_paths_middleware
-from acrtransfer_sandbox.transfer.registry import MANIFEST_ACCEPT
+from . import bodies
+from .http_common import PATH_NOT_NORMALISED, normalised_paths_middleware
+from ..transfer.registry import MANIFEST_ACCEPT
 
 EMPTY_GUID = '00000000-0000-0000-0000-000000000000'
 REFRESH_TOKEN_SECONDS = 3 * 3600

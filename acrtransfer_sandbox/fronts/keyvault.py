@@ -15,12 +15,12 @@ from aiohttp import web
 
 from . import bodies
 from .authorization import assigned_role_names
-from .config import LOCATION, SECRET_NAME, VAULT_AUDIENCE, CloudConfig
+from ..plumbing.config import LOCATION, SECRET_NAME, VAULT_AUDIENCE, CloudConfig
 from .http_common import (CALLER_CLAIMS_KEY, PATH_NOT_NORMALISED, arm_error, bearer_auth_middleware, ci_path,
                           json_response, normalised_paths_middleware, resource_not_found, utc_now,
                           access_log_middleware)
-from .store import ResourceStore
-from .tokens import TokenIssuer
+from ..plumbing.store import ResourceStore
+from ..plumbing.tokens import TokenIssuer
 
 VAULT_TYPE = "Microsoft.KeyVault/vaults"
 ALL_SECRET_PERMISSIONS = ["get", "list", "set", "delete", "backup", "restore", "recover", "purge"]
