@@ -1,5 +1,4 @@
 """What every ARM-style front shares: JSON responses, ARM error bodies, timestamps and token checks."""
-import datetime
 import re
 import json
 import logging
@@ -13,11 +12,6 @@ from ..plumbing.tokens import TokenIssuer, bearer_token
 log = logging.getLogger("acrtransfer_sandbox.http")
 
 CALLER_CLAIMS_KEY = web.RequestKey("caller_claims", dict)
-
-
-def utc_now() -> str:
-    """ARM's timestamp format: ISO 8601 with microseconds and an explicit UTC offset."""
-    return datetime.datetime.now(datetime.timezone.utc).isoformat()
 
 
 def json_response(body, status: int = 200, headers: Optional[dict] = None) -> web.Response:

@@ -22,7 +22,8 @@ from ..fronts.faults import FaultInjector, NetworkConditions
 from ..fronts.http_common import PATH_NOT_NORMALISED, access_log_middleware, arm_error, bearer_auth_middleware, \
     normalised_paths_middleware
 from ..fronts.identity import build_identity_routes, is_identity_endpoint
-from ..fronts.keyvault import build_vault_management_routes, make_secrets_app, seed_vault
+from ..fronts.keyvault import build_vault_management_routes, make_secrets_app
+from ..rules.vaults import seed_vault
 from ..fronts.pipelines import PipelineApi
 from ..fronts.registry import make_registry_front_app
 from ..fronts.response_log import response_log_middleware

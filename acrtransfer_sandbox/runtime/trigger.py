@@ -18,8 +18,8 @@ from typing import Optional
 
 from ..plumbing.config import TRIGGER_MAX_BLOB_AGE_DAYS, SandboxConfig
 from .executor import RunExecutor, RunFailure
-from ..fronts.http_common import utc_now
-from ..fronts.pipelines import new_run_document
+from ..plumbing.clock import utc_now
+from ..rules.pipelines import new_run_document
 from ..plumbing.store import ResourceStore
 from ..transfer import TransferError
 

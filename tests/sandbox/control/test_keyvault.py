@@ -6,8 +6,8 @@ import pytest
 from azure.mgmt.keyvault.models import AccessPolicyEntry, Permissions, Vault, VaultCreateOrUpdateParameters
 
 from acrtransfer_sandbox.plumbing.config import SECRET_NAME, VAULT_AUDIENCE
-from acrtransfer_sandbox.fronts.keyvault import (KeyVaultAccessDenied, KeyVaultSecretMissing, _new_version, seed_vault,
-                                                 secret_for_principal)
+from acrtransfer_sandbox.rules.vaults import (KeyVaultAccessDenied, KeyVaultSecretMissing, new_secret_version,
+                                              secret_for_principal, seed_vault)
 
 from .harness import API
 
@@ -144,7 +144,7 @@ def test_secret_versions_and_names(sandbox):
     cloud = sandbox.source
     sandbox.grant_secret_get(cloud, PRINCIPAL)
     first = sandbox.store.secret_versions(cloud.vault_id, SECRET_NAME)[0]
-    sandbox.store.add_secret_version(cloud.vault_id, SECRET_NAME, _new_version("sv=second", {}, None))
+    sandbox.store.add_secret_version(cloud.vault_id, SECRET_NAME, new_secret_version("sv=second", {}, None))
 
     assert secret_for_principal(sandbox.store, cloud.secret_uri, PRINCIPAL) == "sv=second"
     assert secret_for_principal(sandbox.store, cloud.secret_uri.upper().replace("HTTPS", "https"),

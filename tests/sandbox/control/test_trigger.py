@@ -5,8 +5,8 @@ import email.utils
 
 import pytest
 
-from acrtransfer_sandbox.fronts.pipelines import (EXPORT, IMPORT, NAME_PATTERN, build_pipeline_document,
-                                                  pipeline_principal_id)
+from acrtransfer_sandbox.rules.pipelines import (EXPORT, IMPORT, NAME_PATTERN, build_pipeline_document,
+                                                 pipeline_principal_id)
 from acrtransfer_sandbox.plumbing.store import ResourceStore
 from acrtransfer_sandbox.transfer.storage import BlobProperties
 from acrtransfer_sandbox.runtime.trigger import SourceTrigger, clock_offset_file, qualifies
