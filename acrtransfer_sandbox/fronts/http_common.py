@@ -1,4 +1,4 @@
-"""What every ARM-style front shares: JSON responses, ARM error bodies, timestamps and token checks."""
+"""What every ARM-style front shares: JSON responses, ARM error bodies, token checks, normalised paths, routes."""
 import re
 import json
 import logging
@@ -6,7 +6,6 @@ from typing import Optional
 
 from aiohttp import web
 
-from . import bodies
 from ..plumbing.tokens import TokenIssuer, bearer_token
 
 log = logging.getLogger("acrtransfer_sandbox.http")
@@ -27,17 +26,6 @@ def resource_not_found(resource_type: str, name: str, resource_group: str) -> we
     return arm_error(404, "ResourceNotFound",
                      f"The Resource '{resource_type}/{name}' under resource group '{resource_group}' was not found. "
                      "For more details please go to https://aka.ms/ARMResourceNotFoundFix")
-
-
-async def read_json_body(request: web.Request):
-    """The request's JSON object, or None when the body is empty; anything else (too large, too deep, not UTF-8,
-    not strict JSON, not an object) raises a 4xx with an ARM error body for the caller."""
-    return await bodies.read_object(request)
-
-
-def bad_request_content(message: str) -> web.HTTPBadRequest:
-    error = {"code": "InvalidRequestContent", "message": message}
-    return web.HTTPBadRequest(text=json.dumps({"error": error}), content_type="application/json")
 
 
 def bearer_auth_middleware(issuer: TokenIssuer, tenant_id: str, audience: str, is_public, challenge: str):
