@@ -13,8 +13,9 @@ from ..plumbing.config import LOCATION, VAULT_AUDIENCE, CloudConfig
 from ..plumbing.store import ResourceStore
 from ..plumbing.tokens import TokenIssuer
 from ..rules.roles import assigned_role_names
-from ..rules.vaults import (SECRET_READER_ROLES, SECRET_WRITER_ROLES, VAULT_TYPE, has_secret_permission,
-                            new_secret_version, pick_version)
+from ..rules.resources import VAULT_TYPE
+from ..rules.vaults import (SECRET_READER_ROLES, SECRET_WRITER_ROLES, has_secret_permission, new_secret_version,
+                            pick_version)
 from .http_common import (CALLER_CLAIMS_KEY, PATH_NOT_NORMALISED, arm_error, bearer_auth_middleware, ci_path,
                           json_response, normalised_paths_middleware, resource_not_found, access_log_middleware)
 

@@ -4,9 +4,8 @@ ManagedIdentity mode. The key is the Azurite account's own, so what it signs, Az
 from aiohttp import web
 
 from ..plumbing.config import CloudConfig
+from ..rules.resources import STORAGE_TYPE
 from .http_common import ci_path, json_response, resource_not_found
-
-STORAGE_TYPE = "Microsoft.Storage/storageAccounts"
 
 
 def build_storage_key_routes(cloud: CloudConfig, account_key: str) -> web.RouteTableDef:

@@ -8,9 +8,9 @@ from urllib.parse import urlparse
 from ..plumbing.clock import utc_now
 from ..plumbing.config import LOCATION, SECRET_NAME, CloudConfig
 from ..plumbing.store import ResourceStore
+from .resources import VAULT_TYPE
 from .roles import assigned_role_names
 
-VAULT_TYPE = "Microsoft.KeyVault/vaults"
 ALL_SECRET_PERMISSIONS = ["get", "list", "set", "delete", "backup", "restore", "recover", "purge"]
 SECRET_READER_ROLES = {"Key Vault Secrets User", "Key Vault Secrets Officer", "Key Vault Administrator"}
 SECRET_WRITER_ROLES = {"Key Vault Secrets Officer", "Key Vault Administrator"}

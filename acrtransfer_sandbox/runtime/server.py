@@ -12,17 +12,19 @@ from typing import Optional
 
 from aiohttp import web
 
-from ..fronts.arm_core import build_core_routes, seed_core_resources
+from ..fronts.arm_core import build_core_routes
 from ..fronts.authorization import build_authorization_routes
 from ..plumbing.certs import ensure_certificates
 from ..plumbing.config import ACR_AUDIENCE, ARM_AUDIENCE, STORAGE_CONTAINER, CloudConfig, SandboxConfig
 from ..plumbing.credentials import SandboxCredentials
+from ..plumbing.network_conditions import NetworkConditions
 from .executor import RunExecutor
-from ..fronts.faults import FaultInjector, NetworkConditions
+from ..fronts.faults import FaultInjector
 from ..fronts.http_common import PATH_NOT_NORMALISED, access_log_middleware, arm_error, bearer_auth_middleware, \
     normalised_paths_middleware
 from ..fronts.identity import build_identity_routes, is_identity_endpoint
 from ..fronts.keyvault import build_vault_management_routes, make_secrets_app
+from ..rules.resources import seed_core_resources
 from ..rules.vaults import seed_vault
 from ..fronts.pipelines import PipelineApi
 from ..fronts.registry import make_registry_front_app

@@ -15,7 +15,7 @@ import pytest
 from acrtransfer_sandbox.plumbing.config import SECRET_NAME
 from acrtransfer_sandbox.plumbing.credentials import SandboxCredentials
 from acrtransfer_sandbox.fronts.keyvault import make_secrets_app
-from acrtransfer_sandbox.rules.vaults import VAULT_TYPE
+from acrtransfer_sandbox.rules.resources import VAULT_TYPE
 from acrtransfer_sandbox.fronts.registry import make_registry_front_app
 from acrtransfer_sandbox.runtime.server import make_front_app
 from acrtransfer_sandbox.plumbing.store import ResourceStore
