@@ -4,9 +4,9 @@ import json
 import sys
 from pathlib import Path
 
-from . import bootstrap, server
-from .config import SandboxConfig
-from .trigger import clock_offset_file
+from .runtime import bootstrap, server
+from .plumbing.config import SandboxConfig
+from .runtime.trigger import clock_offset_file
 
 
 def main(argv=None) -> int:

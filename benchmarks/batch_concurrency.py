@@ -20,7 +20,7 @@ from pathlib import Path
 
 # sandbox_workflow first: it puts the checkout on sys.path for the imports after it.
 from sandbox_workflow import DEFAULT_PORT_BASE, OwnSandbox, newest_wheel
-from acrtransfer_sandbox.pipelines import MAX_ARTIFACTS
+from acrtransfer_sandbox.rules.pipelines import MAX_ARTIFACTS
 from azext_acrtransfer._validators import DEFAULT_MAX_CONCURRENT_RUNS
 from tests.e2e.workflow import copy_blob, create_batch, create_export_pipeline, create_import_pipeline
 

@@ -24,8 +24,8 @@ from pathlib import Path
 
 # transfer_baseline first: it puts the checkout and tests/sandbox on sys.path for the imports after it.
 from transfer_baseline import IMAGE, REPO_ROOT, goal_verdict, time_skopeo
-from acrtransfer_sandbox import processes
-from acrtransfer_sandbox.bootstrap import AZURITE_PROCESS, SERVER_PROCESS
+from acrtransfer_sandbox.runtime import processes
+from acrtransfer_sandbox.runtime.bootstrap import AZURITE_PROCESS, SERVER_PROCESS
 from servers import RegistryServer
 from tests.e2e.conftest import Cloud, unique
 from tests.e2e.workflow import copy_blob, create_export_pipeline, create_import_pipeline

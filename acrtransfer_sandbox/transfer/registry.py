@@ -1,7 +1,7 @@
 """Async client of the OCI distribution API, as the transfer engine needs it against the sandbox's registries.
 
 The sandbox's registries are CNCF distribution instances on plain http, 127.0.0.1, without authentication; the
-ACR-compatible front (``registry_front.py``) sits in front of them for clients that expect ACR.
+ACR-compatible front (``fronts/registry.py``) sits in front of them for clients that expect ACR.
 """
 import hashlib
 import json

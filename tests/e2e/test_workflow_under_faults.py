@@ -1,6 +1,6 @@
 """The demo workflow (acrtransfer_sandbox/demo.sh) through a sandbox whose ARM fronts fail 20 % of requests.
 
-The faults are the sandbox's (ACRSANDBOX_FAULT_RATE, see acrtransfer_sandbox/faults.py): 429 with Retry-After,
+The faults are the sandbox's (ACRSANDBOX_FAULT_RATE, see acrtransfer_sandbox/fronts/faults.py): 429 with Retry-After,
 500, 503, connection resets before and after the request took effect, slow answers, from a fixed seed. The
 workflow must complete with identical digests, leave exactly the runs it started (each executed once: a
 retried PUT must not start a run again), and print no traceback and no secret.

@@ -16,7 +16,7 @@ from typing import Optional
 
 import requests
 
-from acrtransfer_sandbox.config import ARM_AUDIENCE, VAULT_AUDIENCE, SandboxConfig
+from acrtransfer_sandbox.plumbing.config import ARM_AUDIENCE, VAULT_AUDIENCE, SandboxConfig
 from servers import REPO_ROOT, RegistryServer
 
 STARTUP_TIMEOUT = 60

@@ -12,13 +12,14 @@ import uuid
 import aiohttp
 import pytest
 
-from acrtransfer_sandbox.config import SECRET_NAME
-from acrtransfer_sandbox.credentials import SandboxCredentials
-from acrtransfer_sandbox.keyvault import VAULT_TYPE, make_secrets_app
-from acrtransfer_sandbox.registry_front import make_registry_front_app
-from acrtransfer_sandbox.server import make_front_app
-from acrtransfer_sandbox.store import ResourceStore
-from acrtransfer_sandbox.tokens import TokenIssuer
+from acrtransfer_sandbox.plumbing.config import SECRET_NAME
+from acrtransfer_sandbox.plumbing.credentials import SandboxCredentials
+from acrtransfer_sandbox.fronts.keyvault import make_secrets_app
+from acrtransfer_sandbox.rules.resources import VAULT_TYPE
+from acrtransfer_sandbox.fronts.registry import make_registry_front_app
+from acrtransfer_sandbox.runtime.server import make_front_app
+from acrtransfer_sandbox.plumbing.store import ResourceStore
+from acrtransfer_sandbox.plumbing.tokens import TokenIssuer
 from acrtransfer_sandbox.transfer import RegistryClient, push_sample_images
 from running_sandbox import RunningSandbox
 from servers import REPO_ROOT, find_binary
@@ -126,7 +127,7 @@ def test_no_route_outside_the_identity_endpoints_answers_without_a_token(sandbox
 
 
 def test_the_identity_endpoints_are_exactly_the_listed_ones():
-    from acrtransfer_sandbox.identity import IDENTITY_ENDPOINTS
+    from acrtransfer_sandbox.fronts.identity import IDENTITY_ENDPOINTS
     assert IDENTITY_ENDPOINTS == EXPECTED_IDENTITY_ENDPOINTS
 
 
@@ -476,10 +477,11 @@ SECRET_FILES = ("server-key.pem", "credentials.json", "resources.tmp", "source.e
 WRITE_STARTUP_FILES = """
 import sys
 from pathlib import Path
-from acrtransfer_sandbox import bootstrap, server
-from acrtransfer_sandbox.certs import ensure_certificates
-from acrtransfer_sandbox.config import SandboxConfig
-from acrtransfer_sandbox.store import ResourceStore
+from acrtransfer_sandbox.runtime import bootstrap
+from acrtransfer_sandbox.runtime import server
+from acrtransfer_sandbox.plumbing.certs import ensure_certificates
+from acrtransfer_sandbox.plumbing.config import SandboxConfig
+from acrtransfer_sandbox.plumbing.store import ResourceStore
 config = SandboxConfig(home=Path(sys.argv[1]), port_base=21000, trigger_interval=1.0)
 credentials = server.load_credentials(config)
 ensure_certificates(config.home / "tls")

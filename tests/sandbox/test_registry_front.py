@@ -16,7 +16,7 @@ import pytest
 import requests
 from aiohttp import web
 
-from acrtransfer_sandbox.registry_front import EMPTY_GUID, make_registry_front_app, stored_manifest_digests
+from acrtransfer_sandbox.fronts.registry import EMPTY_GUID, make_registry_front_app, stored_manifest_digests
 from acrtransfer_sandbox.transfer import RegistryClient, push_sample_images
 from acrtransfer_sandbox.transfer.registry import Manifest, sha256_digest
 from conftest import client_session, run

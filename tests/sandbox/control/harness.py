@@ -8,13 +8,13 @@ from typing import Optional
 
 from aiohttp.test_utils import TestClient, TestServer
 
-from acrtransfer_sandbox import executor as executor_module
-from acrtransfer_sandbox.config import ARM_AUDIENCE, VAULT_AUDIENCE, CloudConfig, SandboxConfig
-from acrtransfer_sandbox.executor import RunExecutor
-from acrtransfer_sandbox.keyvault import make_secrets_app
-from acrtransfer_sandbox.server import load_credentials, make_front_app, seed_store
-from acrtransfer_sandbox.store import ResourceStore
-from acrtransfer_sandbox.tokens import TokenIssuer
+from acrtransfer_sandbox.runtime import executor as executor_module
+from acrtransfer_sandbox.plumbing.config import ARM_AUDIENCE, VAULT_AUDIENCE, CloudConfig, SandboxConfig
+from acrtransfer_sandbox.runtime.executor import RunExecutor
+from acrtransfer_sandbox.fronts.keyvault import make_secrets_app
+from acrtransfer_sandbox.runtime.server import load_credentials, make_front_app, seed_store
+from acrtransfer_sandbox.plumbing.store import ResourceStore
+from acrtransfer_sandbox.plumbing.tokens import TokenIssuer
 from acrtransfer_sandbox.transfer.engine import TransferOutcome
 
 API = "?api-version=2025-06-01-preview"

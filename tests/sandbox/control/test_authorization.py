@@ -4,7 +4,7 @@ import uuid
 
 import pytest
 
-from acrtransfer_sandbox.authorization import StorageRoleMissing, assigned_role_names, require_storage_role
+from acrtransfer_sandbox.rules.roles import StorageRoleMissing, assigned_role_names, require_storage_role
 
 from .harness import STORAGE_ROLE_IDS
 

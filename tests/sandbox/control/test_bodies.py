@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from acrtransfer_sandbox import bodies
+from acrtransfer_sandbox.fronts import bodies
 
 SPEC = Path(__file__).resolve().parents[3].parent / "shared" / "spec"
 SHAPE_TYPES = {bodies.Obj: "object", bodies.Map: "object", bodies.Str: "string", bodies.Arr: "array",

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from acrtransfer_sandbox.config import DEFAULT_PORT_BASE, REPO_ROOT, STORAGE_CONTAINER, SandboxConfig
+from acrtransfer_sandbox.plumbing.config import DEFAULT_PORT_BASE, REPO_ROOT, STORAGE_CONTAINER, SandboxConfig
 
 
 def _ports(config: SandboxConfig) -> list:

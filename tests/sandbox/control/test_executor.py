@@ -5,13 +5,13 @@ import asyncio
 
 import pytest
 
-from acrtransfer_sandbox.certs import ensure_certificates
-from acrtransfer_sandbox.config import SECRET_NAME
-from acrtransfer_sandbox.executor import RunExecutor, storage_account_of
-from acrtransfer_sandbox.keyvault import _new_version
-from acrtransfer_sandbox.pipelines import (EXPORT, IMPORT, build_pipeline_document, new_run_document,
-                                           pipeline_principal_id)
-from acrtransfer_sandbox.store import ResourceStore
+from acrtransfer_sandbox.plumbing.certs import ensure_certificates
+from acrtransfer_sandbox.plumbing.config import SECRET_NAME
+from acrtransfer_sandbox.runtime.executor import RunExecutor, storage_account_of
+from acrtransfer_sandbox.rules.vaults import new_secret_version
+from acrtransfer_sandbox.rules.pipelines import (EXPORT, IMPORT, build_pipeline_document, new_run_document,
+                                                 pipeline_principal_id)
+from acrtransfer_sandbox.plumbing.store import ResourceStore
 
 from .harness import export_pipeline_body, import_pipeline_body, managed_storage, run_path, sas_storage
 
@@ -86,7 +86,7 @@ def test_sas_token_run_reads_the_newest_secret_version(sandbox, engine):
     cloud = sandbox.source
     pipeline = _pipeline(sandbox, cloud, EXPORT, sas_storage(cloud))
     sandbox.grant_secret_get(cloud, pipeline_principal_id(pipeline))
-    sandbox.store.add_secret_version(cloud.vault_id, SECRET_NAME, _new_version("sv=rotated", {}, None))
+    sandbox.store.add_secret_version(cloud.vault_id, SECRET_NAME, new_secret_version("sv=rotated", {}, None))
 
     _execute(sandbox, _run(sandbox, cloud, pipeline))
     assert engine.calls[0]["container"].sas == "sv=rotated"
@@ -343,7 +343,7 @@ def test_an_unfinished_operation_of_a_deleted_run_ends_failed_on_restart(sandbox
 
 
 def test_terminal_operations_are_kept_but_only_the_newest_ones(sandbox, monkeypatch):
-    from acrtransfer_sandbox import executor as executor_module
+    from acrtransfer_sandbox.runtime import executor as executor_module
     monkeypatch.setattr(executor_module, "MAX_KEPT_OPERATIONS", 3)
     cloud = sandbox.source
     pipeline = _pipeline(sandbox, cloud, EXPORT, sas_storage(cloud))

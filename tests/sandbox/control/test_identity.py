@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-from acrtransfer_sandbox.config import ARM_AUDIENCE, VAULT_AUDIENCE
-from acrtransfer_sandbox.tokens import TOKEN_LIFETIME_SECONDS, TokenIssuer, bearer_token
+from acrtransfer_sandbox.plumbing.config import ARM_AUDIENCE, VAULT_AUDIENCE
+from acrtransfer_sandbox.plumbing.tokens import TOKEN_LIFETIME_SECONDS, TokenIssuer, bearer_token
 
 from .harness import API, pipeline_path
 

@@ -5,9 +5,9 @@ import uuid
 import pytest
 from azure.mgmt.keyvault.models import AccessPolicyEntry, Permissions, Vault, VaultCreateOrUpdateParameters
 
-from acrtransfer_sandbox.config import SECRET_NAME, VAULT_AUDIENCE
-from acrtransfer_sandbox.keyvault import (KeyVaultAccessDenied, KeyVaultSecretMissing, _new_version, seed_vault,
-                                          secret_for_principal)
+from acrtransfer_sandbox.plumbing.config import SECRET_NAME, VAULT_AUDIENCE
+from acrtransfer_sandbox.rules.vaults import (KeyVaultAccessDenied, KeyVaultSecretMissing, new_secret_version,
+                                              secret_for_principal, seed_vault)
 
 from .harness import API
 
@@ -90,7 +90,7 @@ def test_vault_put_cannot_move_the_vault_uri_and_policies_persist(sandbox):
 
 
 def test_a_restart_on_other_ports_moves_the_vault_uri_and_keeps_its_policies(sandbox):
-    from acrtransfer_sandbox.config import SandboxConfig
+    from acrtransfer_sandbox.plumbing.config import SandboxConfig
     cloud = sandbox.source
     sandbox.grant_secret_get(cloud, PRINCIPAL)
     moved = SandboxConfig(home=sandbox.config.home, port_base=48000, trigger_interval=1).source
@@ -144,7 +144,7 @@ def test_secret_versions_and_names(sandbox):
     cloud = sandbox.source
     sandbox.grant_secret_get(cloud, PRINCIPAL)
     first = sandbox.store.secret_versions(cloud.vault_id, SECRET_NAME)[0]
-    sandbox.store.add_secret_version(cloud.vault_id, SECRET_NAME, _new_version("sv=second", {}, None))
+    sandbox.store.add_secret_version(cloud.vault_id, SECRET_NAME, new_secret_version("sv=second", {}, None))
 
     assert secret_for_principal(sandbox.store, cloud.secret_uri, PRINCIPAL) == "sv=second"
     assert secret_for_principal(sandbox.store, cloud.secret_uri.upper().replace("HTTPS", "https"),

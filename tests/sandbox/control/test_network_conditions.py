@@ -1,5 +1,5 @@
 """Sandbox settings for hostile networks and slow services: run DELETE answering 202 + Location, added latency,
-and faults injected at a rate with a seed (acrtransfer_sandbox/faults.py)."""
+and faults injected at a rate with a seed (acrtransfer_sandbox/fronts/faults.py)."""
 import asyncio
 import time
 import uuid
@@ -9,8 +9,9 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from acrtransfer_sandbox import pipelines
-from acrtransfer_sandbox.faults import FaultInjector, NetworkConditions
+from acrtransfer_sandbox.fronts import pipelines
+from acrtransfer_sandbox.fronts.faults import FaultInjector
+from acrtransfer_sandbox.plumbing.network_conditions import NetworkConditions
 
 from .harness import API, export_pipeline_body, export_run_body, run_path, sas_storage
 from .test_authorization import _assign

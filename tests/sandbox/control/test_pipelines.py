@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from acrtransfer_sandbox.pipelines import EXPORT, build_pipeline_document
+from acrtransfer_sandbox.rules.pipelines import EXPORT, build_pipeline_document
 from acrtransfer_sandbox.transfer import TransferError
 
 from .harness import (API, CATALOG_DIGEST, RUN_WAIT_SECONDS, export_pipeline_body, export_run_body,

@@ -6,7 +6,7 @@ from urllib.parse import parse_qsl
 
 from azure.storage.blob._shared.shared_access_signature import SharedAccessSignature
 
-from acrtransfer_sandbox.sas import SAS_VERSION, SEED_SAS_VALIDITY, account_sas
+from acrtransfer_sandbox.rules.sas import SAS_VERSION, SEED_SAS_VALIDITY, account_sas
 
 KEY = base64.b64encode(os.urandom(64)).decode()
 START = datetime.datetime(2026, 1, 1, 0, 0, tzinfo=datetime.timezone.utc)

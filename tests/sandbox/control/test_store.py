@@ -3,7 +3,7 @@ import json
 import os
 import stat
 
-from acrtransfer_sandbox.store import ResourceStore
+from acrtransfer_sandbox.plumbing.store import ResourceStore
 
 RESOURCE_ID = "/subscriptions/s/resourceGroups/G/providers/Microsoft.ContainerRegistry/registries/R"
 

@@ -5,10 +5,11 @@ import email.utils
 
 import pytest
 
-from acrtransfer_sandbox.pipelines import EXPORT, IMPORT, NAME_PATTERN, build_pipeline_document, pipeline_principal_id
-from acrtransfer_sandbox.store import ResourceStore
+from acrtransfer_sandbox.rules.pipelines import (EXPORT, IMPORT, NAME_PATTERN, build_pipeline_document,
+                                                 pipeline_principal_id)
+from acrtransfer_sandbox.plumbing.store import ResourceStore
 from acrtransfer_sandbox.transfer.storage import BlobProperties
-from acrtransfer_sandbox.trigger import SourceTrigger, clock_offset_file, qualifies
+from acrtransfer_sandbox.runtime.trigger import SourceTrigger, clock_offset_file, qualifies
 
 from .harness import export_pipeline_body, import_pipeline_body, managed_storage, sas_storage
 

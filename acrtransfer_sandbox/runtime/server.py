@@ -12,25 +12,28 @@ from typing import Optional
 
 from aiohttp import web
 
-from .arm_core import build_core_routes, seed_core_resources
-from .authorization import build_authorization_routes
-from .certs import ensure_certificates
-from .config import ACR_AUDIENCE, ARM_AUDIENCE, STORAGE_CONTAINER, CloudConfig, SandboxConfig
-from .credentials import SandboxCredentials
+from ..fronts.arm_core import build_core_routes
+from ..fronts.authorization import build_authorization_routes
+from ..plumbing.certs import ensure_certificates
+from ..plumbing.config import ACR_AUDIENCE, ARM_AUDIENCE, STORAGE_CONTAINER, CloudConfig, SandboxConfig
+from ..plumbing.credentials import SandboxCredentials
+from ..plumbing.network_conditions import NetworkConditions
 from .executor import RunExecutor
-from .faults import FaultInjector, NetworkConditions
-from .http_common import PATH_NOT_NORMALISED, access_log_middleware, arm_error, bearer_auth_middleware, \
+from ..fronts.faults import FaultInjector
+from ..fronts.http_common import PATH_NOT_NORMALISED, access_log_middleware, arm_error, bearer_auth_middleware, \
     normalised_paths_middleware
-from .identity import build_identity_routes, is_identity_endpoint
-from .keyvault import build_vault_management_routes, make_secrets_app, seed_vault
-from .pipelines import PipelineApi
-from .registry_front import make_registry_front_app
-from .response_log import response_log_middleware
-from .sas import account_sas
-from .storage_keys import build_storage_key_routes
-from .store import ResourceStore
-from .tenancy import tenancy_middleware
-from .tokens import TokenIssuer
+from ..fronts.identity import build_identity_routes, is_identity_endpoint
+from ..fronts.keyvault import build_vault_management_routes, make_secrets_app
+from ..rules.resources import seed_core_resources
+from ..rules.vaults import seed_vault
+from ..fronts.pipelines import PipelineApi
+from ..fronts.registry import make_registry_front_app
+from ..fronts.response_log import response_log_middleware
+from ..rules.sas import account_sas
+from ..fronts.storage_keys import build_storage_key_routes
+from ..plumbing.store import ResourceStore
+from ..fronts.tenancy import tenancy_middleware
+from ..plumbing.tokens import TokenIssuer
 from .trigger import SourceTrigger
 
 log = logging.getLogger("acrtransfer_sandbox.server")

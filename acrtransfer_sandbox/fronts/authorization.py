@@ -1,6 +1,6 @@
 """Microsoft.Authorization for one cloud: the built-in role definitions ACR Transfer needs, role assignments at any
-scope (what `az role assignment create --assignee-object-id ... --scope ...` sends), and the check the run
-executor makes in ManagedIdentity mode.
+scope (what `az role assignment create --assignee-object-id ... --scope ...` sends). The roles themselves and the
+check the run executor makes in ManagedIdentity mode live in rules/roles.py.
 """
 import re
 from typing import Optional
@@ -8,86 +8,16 @@ from typing import Optional
 from aiohttp import web
 
 from . import bodies
-from .config import CloudConfig
-from .http_common import arm_error, json_response, utc_now
-from .store import ResourceStore
-
-ASSIGNMENT_TYPE = "Microsoft.Authorization/roleAssignments"
-BUILT_IN_ROLES = {
-    # Role ids are Azure's own, so a role definition id copied from real Azure means the same here.
-    "ba92f5b4-2d11-453d-a403-e96b0029c9fe": ("Storage Blob Data Contributor",
-                                             ["Microsoft.Storage/storageAccounts/blobServices/containers/blobs/*"]),
-    "b7e6dc6d-f1e8-4753-8033-0f276bb0955b": ("Storage Blob Data Owner",
-                                             ["Microsoft.Storage/storageAccounts/blobServices/containers/blobs/*"]),
-    "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1": ("Storage Blob Data Reader",
-                                             ["Microsoft.Storage/storageAccounts/blobServices/containers/blobs/read"]),
-    "4633458b-17de-408a-b874-0445c86b69e6": ("Key Vault Secrets User",
-                                             ["Microsoft.KeyVault/vaults/secrets/getSecret/action"]),
-    "b86a8fe4-44ce-4948-aee5-eccb2c155cd7": ("Key Vault Secrets Officer",
-                                             ["Microsoft.KeyVault/vaults/secrets/*"]),
-    "00482a5a-887f-4fb3-b363-3b7fe8e74483": ("Key Vault Administrator", ["Microsoft.KeyVault/vaults/*"]),
-    "acdd72a7-3385-48ef-bd42-f606fba81ae7": ("Reader", []),
-    "b24988ac-6180-42a0-ab88-20f7382dd24c": ("Contributor", []),
-    "8e3af657-a8ff-443c-a75c-2fe8c4bcb635": ("Owner", []),
-}
-WRITE_ROLES = {"Storage Blob Data Contributor", "Storage Blob Data Owner"}
-READ_ROLES = WRITE_ROLES | {"Storage Blob Data Reader"}
-
-
-class StorageRoleMissing(Exception):
-    """The message a ManagedIdentity run fails with when its identity has no data role on the account."""
-
-
-def role_definition_document(subscription_id: str, role_id: str) -> dict:
-    name, data_actions = BUILT_IN_ROLES[role_id]
-    return {"id": f"/subscriptions/{subscription_id}/providers/Microsoft.Authorization/roleDefinitions/{role_id}",
-            "name": role_id, "type": "Microsoft.Authorization/roleDefinitions",
-            "properties": {"roleName": name, "type": "BuiltInRole", "description": f"Built-in role {name}.",
-                           "assignableScopes": ["/"],
-                           "permissions": [{"actions": [], "notActions": [], "dataActions": data_actions,
-                                            "notDataActions": []}],
-                           "createdOn": "2020-01-01T00:00:00.0000000Z", "updatedOn": "2020-01-01T00:00:00.0000000Z"}}
+from ..plumbing.config import CloudConfig
+from .http_common import arm_error, json_response
+from ..plumbing.clock import utc_now
+from ..plumbing.store import ResourceStore
+from ..rules.roles import ASSIGNMENT_TYPE, BUILT_IN_ROLES, role_definition_document, role_id_of, scope_covers
 
 
 def _role_name_filter(filter_text: str) -> Optional[str]:
     match = re.search(r"roleName eq '([^']*)'", filter_text, re.IGNORECASE)
     return match.group(1) if match else None
-
-
-def _role_id_of(definition_id: str) -> str:
-    return definition_id.rstrip("/").rsplit("/", 1)[-1].lower()
-
-
-def _scope_covers(scope: str, resource_id: str) -> bool:
-    scope, resource_id = scope.rstrip("/").lower(), resource_id.rstrip("/").lower()
-    return scope in ("", "/") or resource_id == scope or resource_id.startswith(scope + "/") \
-        or scope.startswith(resource_id + "/blobservices/")
-
-
-def assigned_role_names(store: ResourceStore, principal_id: str, resource_id: str) -> set:
-    """The names of the roles `principal_id` holds on `resource_id` (directly, from a parent or on a container)."""
-    names = set()
-    for doc in store.all_resources():
-        if doc["type"] != ASSIGNMENT_TYPE:
-            continue
-        props = doc["properties"]
-        if props["principalId"].lower() == principal_id.lower() and _scope_covers(props["scope"], resource_id):
-            role = BUILT_IN_ROLES.get(_role_id_of(props["roleDefinitionId"]))
-            if role:
-                names.add(role[0])
-    return names
-
-
-def require_storage_role(store: ResourceStore, principal_id: str, account_id: str, needs_write: bool) -> None:
-    wanted = WRITE_ROLES if needs_write else READ_ROLES
-    if assigned_role_names(store, principal_id, account_id) & wanted:
-        return
-    role = "Storage Blob Data Contributor" if needs_write else "Storage Blob Data Reader"
-    account = account_id.rstrip("/").rsplit("/", 1)[-1]
-    raise StorageRoleMissing(
-        "Storage request failed: 403 (AuthorizationPermissionMismatch) This request is not authorized to perform "
-        f"this operation using this permission. The pipeline's managed identity (principal {principal_id}) has "
-        f"no '{role}' role assignment on storage account '{account}' (scope {account_id}).")
 
 
 def build_authorization_routes(cloud: CloudConfig, store: ResourceStore) -> web.RouteTableDef:
@@ -115,7 +45,7 @@ def build_authorization_routes(cloud: CloudConfig, store: ResourceStore) -> web.
             return arm_error(400, "InvalidRoleAssignmentId", f"The role assignment ID '{request.match_info['name']}' "
                                                              "is not valid. The role assignment ID must be a GUID.")
         props = (await bodies.read(request, bodies.ROLE_ASSIGNMENT))["properties"]
-        role_id = _role_id_of(props.get("roleDefinitionId", ""))
+        role_id = role_id_of(props.get("roleDefinitionId", ""))
         if role_id not in BUILT_IN_ROLES:
             return arm_error(400, "RoleDefinitionDoesNotExist",
                              f"The specified role definition with ID '{role_id}' does not exist.")
@@ -125,7 +55,7 @@ def build_authorization_routes(cloud: CloudConfig, store: ResourceStore) -> web.
         for doc in _assignments(store):
             p = doc["properties"]
             if (p["principalId"].lower() == props["principalId"].lower() and p["scope"].lower() == scope.lower()
-                    and _role_id_of(p["roleDefinitionId"]) == role_id):
+                    and role_id_of(p["roleDefinitionId"]) == role_id):
                 if doc["name"].lower() == request.match_info["name"].lower():
                     return json_response(doc, status=200)  # the same PUT again (a retry): idempotent, as in ARM
                 return arm_error(409, "RoleAssignmentExists", "The role assignment already exists. The ID of the "
@@ -148,7 +78,7 @@ def build_authorization_routes(cloud: CloudConfig, store: ResourceStore) -> web.
         scope = "/" + request.match_info["scope"]
         principal = re.search(r"principalId eq '([^']*)'", request.query.get("$filter", ""), re.IGNORECASE)
         docs = [d for d in _assignments(store)
-                if (_scope_covers(d["properties"]["scope"], scope) or _scope_covers(scope, d["properties"]["scope"]))
+                if (scope_covers(d["properties"]["scope"], scope) or scope_covers(scope, d["properties"]["scope"]))
                 and (principal is None or d["properties"]["principalId"].lower() == principal.group(1).lower())]
         return json_response({"value": docs})
 

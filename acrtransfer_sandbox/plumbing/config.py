@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Optional
 
 DEFAULT_PORT_BASE = 27100  # below Linux's ephemeral range (32768-60999): no outgoing connection holds these
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 RESOURCE_GROUP = "acrtransfer-rg"
 LOCATION = "sandboxregion"
 STORAGE_CONTAINER = "transfer"

@@ -13,14 +13,14 @@ from urllib.parse import urlparse
 
 import aiohttp
 
-from .authorization import StorageRoleMissing, require_storage_role
-from .config import SandboxConfig
-from .credentials import SandboxCredentials
-from .http_common import utc_now
-from .keyvault import KeyVaultAccessDenied, KeyVaultSecretMissing, find_vault_by_uri, secret_for_principal
-from .pipelines import TERMINAL_RUN_STATES, pipeline_principal_id
-from .store import ResourceStore
-from .transfer import BlobContainer, RegistryClient, TransferError, export_to_blob, import_from_blob
+from ..rules.roles import StorageRoleMissing, require_storage_role
+from ..plumbing.config import SandboxConfig
+from ..plumbing.credentials import SandboxCredentials
+from ..plumbing.clock import utc_now
+from ..rules.vaults import KeyVaultAccessDenied, KeyVaultSecretMissing, find_vault_by_uri, secret_for_principal
+from ..rules.pipelines import TERMINAL_RUN_STATES, pipeline_principal_id
+from ..plumbing.store import ResourceStore
+from ..transfer import BlobContainer, RegistryClient, TransferError, export_to_blob, import_from_blob
 
 log = logging.getLogger("acrtransfer_sandbox.executor")
 

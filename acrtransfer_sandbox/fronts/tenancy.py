@@ -13,7 +13,8 @@ from typing import Optional
 
 from aiohttp import web
 
-from .config import CloudConfig
+from ..plumbing.config import CloudConfig
+from ..rules.tenancy import foreign_identities, foreign_subscription, names_a_subscription
 from .http_common import CALLER_CLAIMS_KEY, arm_error
 
 SCOPE_PARAMETER = "scope"
@@ -21,10 +22,10 @@ SCOPE_PARAMETER = "scope"
 
 def foreign_request_error(cloud: CloudConfig, request: web.Request) -> Optional[web.Response]:
     """The ARM error for a request that leaves this cloud's subscription, or None when it stays inside."""
-    segments = request.path.split("/")
-    if len(segments) > 2 and segments[1].lower() == "subscriptions" and segments[2]:
-        if segments[2].lower() != cloud.subscription_id:
-            return arm_error(404, "SubscriptionNotFound", f"The subscription '{segments[2]}' could not be found.")
+    if names_a_subscription(request.path):
+        foreign = foreign_subscription(cloud, request.path)
+        if foreign:
+            return arm_error(404, "SubscriptionNotFound", f"The subscription '{foreign}' could not be found.")
         return None
     if SCOPE_PARAMETER in request.match_info:
         # A scope route outside any subscription: the root scope or a path that is no ARM scope at all.
@@ -46,11 +47,9 @@ def _authorization_failed(request: web.Request) -> web.Response:
 
 def foreign_identity_error(cloud: CloudConfig, request: web.Request,
                            identity: Optional[dict]) -> Optional[web.Response]:
-    """A resource may only be given user-assigned identities of this cloud: an identity's principal is derived from
-    its id, so naming the other cloud's identity would borrow its role assignments and vault policies. ARM answers
+    """A resource may only be given user-assigned identities of this cloud (rules/tenancy.py says why). ARM answers
     an identity the caller may not assign (here: one in another tenant) with 403 LinkedAuthorizationFailed."""
-    foreign = [identity_id for identity_id in ((identity or {}).get("userAssignedIdentities") or {})
-               if not identity_id.lower().startswith(f"/subscriptions/{cloud.subscription_id}/")]
+    foreign = foreign_identities(cloud, identity)
     if not foreign:
         return None
     claims = request.get(CALLER_CLAIMS_KEY) or {}

@@ -3,10 +3,9 @@ gets an account name and no credential (`az storage ... --account-name`), and wh
 ManagedIdentity mode. The key is the Azurite account's own, so what it signs, Azurite accepts."""
 from aiohttp import web
 
-from .config import CloudConfig
+from ..plumbing.config import CloudConfig
+from ..rules.resources import STORAGE_TYPE
 from .http_common import ci_path, json_response, resource_not_found
-
-STORAGE_TYPE = "Microsoft.Storage/storageAccounts"
 
 
 def build_storage_key_routes(cloud: CloudConfig, account_key: str) -> web.RouteTableDef:

@@ -19,12 +19,12 @@ from typing import Optional
 import aiohttp
 
 from . import processes
-from .certs import ensure_certificates
-from .config import REPO_ROOT, STORAGE_CONTAINER, CloudConfig, SandboxConfig
-from .credentials import SandboxCredentials, write_private_file
-from .sas import account_sas
+from ..plumbing.certs import ensure_certificates
+from ..plumbing.config import REPO_ROOT, STORAGE_CONTAINER, CloudConfig, SandboxConfig
+from ..plumbing.credentials import SandboxCredentials, write_private_file
+from ..rules.sas import account_sas
 from .server import load_credentials
-from .transfer import RegistryClient, push_large_image, push_sample_images, push_small_images
+from ..transfer import RegistryClient, push_large_image, push_sample_images, push_small_images
 
 AZURITE_BIN = REPO_ROOT / ".tools" / "node_modules" / ".bin" / "azurite-blob"
 START_TIMEOUT_SECONDS = 30

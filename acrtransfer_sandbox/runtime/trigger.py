@@ -16,12 +16,12 @@ import logging
 from pathlib import Path
 from typing import Optional
 
-from .config import TRIGGER_MAX_BLOB_AGE_DAYS, SandboxConfig
+from ..plumbing.config import TRIGGER_MAX_BLOB_AGE_DAYS, SandboxConfig
 from .executor import RunExecutor, RunFailure
-from .http_common import utc_now
-from .pipelines import new_run_document
-from .store import ResourceStore
-from .transfer import TransferError
+from ..plumbing.clock import utc_now
+from ..rules.pipelines import new_run_document
+from ..plumbing.store import ResourceStore
+from ..transfer import TransferError
 
 log = logging.getLogger("acrtransfer_sandbox.trigger")
 

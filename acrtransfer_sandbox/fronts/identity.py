@@ -8,10 +8,10 @@ import hmac
 from aiohttp import web
 
 from . import bodies
-from .config import (ACR_LOGIN_SERVER_SUFFIX, ARM_AUDIENCE, KEYVAULT_DNS_SUFFIX, STORAGE_ENDPOINT_SUFFIX,
-                     VAULT_AUDIENCE, CloudConfig)
+from ..plumbing.config import (ACR_LOGIN_SERVER_SUFFIX, ARM_AUDIENCE, KEYVAULT_DNS_SUFFIX, STORAGE_ENDPOINT_SUFFIX,
+                               VAULT_AUDIENCE, CloudConfig)
 from .http_common import json_response
-from .tokens import TOKEN_LIFETIME_SECONDS, TokenIssuer
+from ..plumbing.tokens import TOKEN_LIFETIME_SECONDS, TokenIssuer
 
 # What a client reaches before it has a token: cloud metadata, and per tenant OIDC discovery and the token endpoint.
 # Exactly these (method, route template) pairs answer without a token; every other route of the front needs one.

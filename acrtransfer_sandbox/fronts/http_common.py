@@ -1,5 +1,4 @@
-"""What every ARM-style front shares: JSON responses, ARM error bodies, timestamps and token checks."""
-import datetime
+"""What every ARM-style front shares: JSON responses, ARM error bodies, token checks, normalised paths, routes."""
 import re
 import json
 import logging
@@ -7,17 +6,11 @@ from typing import Optional
 
 from aiohttp import web
 
-from . import bodies
-from .tokens import TokenIssuer, bearer_token
+from ..plumbing.tokens import TokenIssuer, bearer_token
 
 log = logging.getLogger("acrtransfer_sandbox.http")
 
 CALLER_CLAIMS_KEY = web.RequestKey("caller_claims", dict)
-
-
-def utc_now() -> str:
-    """ARM's timestamp format: ISO 8601 with microseconds and an explicit UTC offset."""
-    return datetime.datetime.now(datetime.timezone.utc).isoformat()
 
 
 def json_response(body, status: int = 200, headers: Optional[dict] = None) -> web.Response:
@@ -33,17 +26,6 @@ def resource_not_found(resource_type: str, name: str, resource_group: str) -> we
     return arm_error(404, "ResourceNotFound",
                      f"The Resource '{resource_type}/{name}' under resource group '{resource_group}' was not found. "
                      "For more details please go to https://aka.ms/ARMResourceNotFoundFix")
-
-
-async def read_json_body(request: web.Request):
-    """The request's JSON object, or None when the body is empty; anything else (too large, too deep, not UTF-8,
-    not strict JSON, not an object) raises a 4xx with an ARM error body for the caller."""
-    return await bodies.read_object(request)
-
-
-def bad_request_content(message: str) -> web.HTTPBadRequest:
-    error = {"code": "InvalidRequestContent", "message": message}
-    return web.HTTPBadRequest(text=json.dumps({"error": error}), content_type="application/json")
 
 
 def bearer_auth_middleware(issuer: TokenIssuer, tenant_id: str, audience: str, is_public, challenge: str):

@@ -14,8 +14,6 @@ at its digest (or the time a push through the front set it).
 """
 import base64
 import binascii
-import hashlib
-import hmac
 import json
 import re
 import secrets
@@ -31,9 +29,10 @@ from aiohttp import web
 from multidict import CIMultiDict
 from yarl import URL
 
-from acrtransfer_sandbox import bodies
-from acrtransfer_sandbox.http_common import PATH_NOT_NORMALISED, normalised_paths_middleware
-from acrtransfer_sandbox.transfer.registry import MANIFEST_ACCEPT
+from . import bodies
+from .http_common import PATH_NOT_NORMALISED, normalised_paths_middleware
+from ..plumbing.tokens import TokenSigner
+from ..transfer.registry import MANIFEST_ACCEPT
 
 EMPTY_GUID = '00000000-0000-0000-0000-000000000000'
 REFRESH_TOKEN_SECONDS = 3 * 3600
@@ -101,33 +100,6 @@ def make_registry_front_app(upstream_url: str, registry_name: str, login_server:
     return app
 
 
-class _TokenSigner:
-    """Compact HS256 JWTs: enough for clients that decode them (az reads ``access`` from access tokens)."""
-
-    def __init__(self):
-        self._key = secrets.token_bytes(32)
-
-    def sign(self, claims: dict) -> str:
-        header = _b64url(json.dumps({'alg': 'HS256', 'typ': 'JWT'}).encode())
-        payload = _b64url(json.dumps(claims, separators=(',', ':')).encode())
-        signature = hmac.new(self._key, '{}.{}'.format(header, payload).encode(), hashlib.sha256).digest()
-        return '{}.{}.{}'.format(header, payload, _b64url(signature))
-
-    def verify(self, token: str, kind: str) -> Optional[dict]:
-        """The claims of a token we issued, of the given kind and not expired; else None."""
-        try:
-            header, payload, signature = token.split('.')
-            expected = hmac.new(self._key, '{}.{}'.format(header, payload).encode(), hashlib.sha256).digest()
-            if not hmac.compare_digest(_b64url_decode(signature), expected):
-                return None
-            claims = json.loads(_b64url_decode(payload))
-        except (ValueError, binascii.Error):
-            return None
-        if claims.get('grant_type') != kind or claims.get('exp', 0) < time.time():
-            return None
-        return claims
-
-
 def stored_manifest_digests(storage_root: Optional[Path], repository: str) -> dict[str, float]:
     """{digest: time stored} of every manifest in the repository, untagged ones included.
 
@@ -143,14 +115,6 @@ def stored_manifest_digests(storage_root: Optional[Path], repository: str) -> di
     except OSError:
         return {}
     return {'sha256:' + link.parent.name: link.stat().st_mtime for link in links if link.is_file()}
-
-
-def _b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b'=').decode()
-
-
-def _b64url_decode(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + '=' * (-len(text) % 4))
 
 
 def _error(status: int, code: str, message: str, detail=None, headers: Optional[dict] = None) -> web.Response:
@@ -178,7 +142,8 @@ class _RegistryFront:  # pylint: disable=too-many-instance-attributes
         self.registry_name = registry_name
         self.login_server = login_server
         self.verify_aad_token = verify_aad_token
-        self.signer = _TokenSigner()
+        # Its own key, living as long as the app: a restart logs every client out, as an expired token would.
+        self.signer = TokenSigner(secrets.token_bytes(32))
         self.storage_root = storage_root
         self.session: Optional[aiohttp.ClientSession] = None
         # (repository, tag) -> (digest, created, last updated), as this front observed them
@@ -253,23 +218,30 @@ class _RegistryFront:  # pylint: disable=too-many-instance-attributes
         docker login flow, user name ``00000000-0000-0000-0000-000000000000``)."""
         grant_type = params.get('grant_type', '')
         if grant_type == 'refresh_token':
-            return self.signer.verify(params.get('refresh_token', ''), 'refresh_token')
+            return self._token_claims(params.get('refresh_token', ''), 'refresh_token')
         if grant_type == 'password':
-            return self.signer.verify(params.get('password', ''), 'refresh_token')
+            return self._token_claims(params.get('password', ''), 'refresh_token')
         authorization = request.headers.get('Authorization', '')
         if authorization.lower().startswith('basic '):
             try:
                 _, _, password = base64.b64decode(authorization[6:]).decode().partition(':')
             except (binascii.Error, UnicodeDecodeError):
                 return None
-            return self.signer.verify(password, 'refresh_token')
+            return self._token_claims(password, 'refresh_token')
         return None
+
+    def _token_claims(self, token: str, kind: str) -> Optional[dict]:
+        """The claims of a token this front issued, of the given kind and not expired; else None."""
+        claims = self.signer.claims_of(token)
+        if not claims or claims.get('grant_type') != kind or claims.get('exp', 0) < time.time():
+            return None
+        return claims
 
     def _access_claims(self, request: web.Request) -> Optional[dict]:
         authorization = request.headers.get('Authorization', '')
         if not authorization.lower().startswith('bearer '):
             return None
-        return self.signer.verify(authorization[7:].strip(), 'access_token')
+        return self._token_claims(authorization[7:].strip(), 'access_token')
 
     @staticmethod
     def _allows(claims: dict, kind: str, name: str, wanted: set[str]) -> bool:

@@ -1,0 +1,1 @@
+"""The HTTP fronts, one per service: parse, authenticate, authorize, call a rule, answer."""

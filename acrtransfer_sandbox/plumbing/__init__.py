@@ -1,0 +1,1 @@
+"""What every layer shares: the resource store, tokens, certificates, configuration, credentials, clock."""
