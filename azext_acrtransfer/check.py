@@ -10,11 +10,11 @@ token is read into a local variable, judged and handed to the storage SDK, and n
 from datetime import datetime, timezone
 
 from . import _sas
-from ._access import (RoleHolding, can_get_secrets, find_storage_account, find_vault, origin,
-                      policy_secret_permissions, storage_actions)
+from ._access_guidance import KEY_VAULT_ROLE, UNKNOWN_PRINCIPAL, principal_id, storage_account_name, storage_role
+from ._access_lookup import (RoleHolding, can_get_secrets, find_storage_account, find_vault, origin,
+                             policy_secret_permissions, storage_actions)
 from ._blob_rules import BlobFacts, BlobPlace, export_blob_rule, import_blob_rule, trigger_eligibility
 from ._check_result import any_failed, failed, passed, skipped, warning
-from ._permissions import KEY_VAULT_ROLE, UNKNOWN_PRINCIPAL, principal_id, storage_account_name, storage_role
 from ._wire import MANAGED_IDENTITY
 
 NAME_PIPELINE = 'Pipeline'
@@ -269,7 +269,7 @@ def _secret_name_of(secret_uri):
 
 
 def _vault_name_of(secret_uri):
-    from ._permissions import vault_name
+    from ._access_guidance import vault_name
     return vault_name(secret_uri)
 
 
@@ -376,7 +376,7 @@ def caller_container_check(cli_ctx, facts, account):
 def _account_key(cli_ctx, account):
     """The account's first key, or None when ARM does not give it (no listKeys right, shared keys disabled)."""
     from azure.core.exceptions import HttpResponseError
-    from ._access import resource_group_of
+    from ._access_lookup import resource_group_of
     from ._sdk import storage_account_keys
     try:
         keys = storage_account_keys(cli_ctx, resource_group_of(account.id), account.name)

@@ -16,10 +16,10 @@ from azure.cli.core.azclierror import ResourceNotFoundError, UnauthorizedError, 
 from knack.log import get_logger
 
 from . import _sdk
-from ._access import (RoleHolding, can_get_secrets, find_storage_account, find_vault, origin,
-                      policy_secret_permissions, resource_group_of, storage_actions, SECRET_GET_ACTION)
-from ._permissions import KEY_VAULT_ROLE, UNKNOWN_PRINCIPAL, principal_id, storage_role
-from ._utils import get_existing
+from ._access_guidance import KEY_VAULT_ROLE, UNKNOWN_PRINCIPAL, principal_id, storage_role
+from ._access_lookup import (RoleHolding, can_get_secrets, find_storage_account, find_vault, origin,
+                             policy_secret_permissions, resource_group_of, storage_actions, SECRET_GET_ACTION)
+from ._existing import get_existing
 from ._wire import MANAGED_IDENTITY
 
 logger = get_logger(__name__)

@@ -13,8 +13,8 @@ from knack.log import get_logger
 from ._client import DEFAULT_POLLING_INTERVAL
 from ._format import flatten_resource, is_running, run_status, start_time_of
 from ._progress import RunProgress
-from ._permissions import principal_id, vault_name
-from ._utils import delete_existing, get_existing
+from ._access_guidance import principal_id, vault_name
+from ._existing import delete_existing, get_existing
 from ._wire import MANAGED_IDENTITY, ExportRun, ImportRun
 
 logger = get_logger(__name__)
