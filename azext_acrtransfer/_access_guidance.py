@@ -12,6 +12,11 @@ STORAGE_WRITER_ROLE = 'Storage Blob Data Contributor'
 STORAGE_READER_ROLE = 'Storage Blob Data Reader'
 UNKNOWN_PRINCIPAL = '<principal id of the pipeline identity>'
 
+# The commands that grant what a pipeline identity needs, for one who may (check's fixes, grant's refusals).
+ROLE_ASSIGNMENT_COMMAND = ('az role assignment create --assignee-object-id {principal} --assignee-principal-type '
+                           'ServicePrincipal --role "{role}" --scope {scope}')
+SET_POLICY_COMMAND = 'az keyvault set-policy --name {vault} --secret-permissions get --object-id {principal}'
+
 SAS_TOKEN_GUIDANCE = """\
 Pipeline '{name}' reads its SAS token from Key Vault: its identity (principal id {principal}) needs permission to get \
 the secret.

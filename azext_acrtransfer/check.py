@@ -10,7 +10,8 @@ token is read into a local variable, judged and handed to the storage SDK, and n
 from datetime import datetime, timezone
 
 from . import _sas
-from ._access_guidance import KEY_VAULT_ROLE, UNKNOWN_PRINCIPAL, principal_id, storage_account_name, storage_role
+from ._access_guidance import (KEY_VAULT_ROLE, ROLE_ASSIGNMENT_COMMAND, SET_POLICY_COMMAND, UNKNOWN_PRINCIPAL,
+                               principal_id, storage_account_name, storage_role)
 from ._access_lookup import (RoleHolding, can_get_secrets, find_storage_account, find_vault, origin,
                              policy_secret_permissions, storage_actions, SECRET_GET_ACTION)
 from ._blob_rules import BlobFacts, BlobPlace, export_blob_rule, import_blob_rule, trigger_eligibility
@@ -90,9 +91,6 @@ SHOW_IDENTITY_COMMAND = 'az identity show --ids {} --query principalId --output 
 LIST_VAULTS_COMMAND = ('az keyvault list --query "[].name" --output tsv | xargs -n 1 az keyvault show --query '
                        'properties.vaultUri --output tsv --name')
 LIST_ACCOUNTS_COMMAND = 'az storage account list --query "[].primaryEndpoints.blob" --output tsv'
-ROLE_ASSIGNMENT_COMMAND = ('az role assignment create --assignee-object-id {principal} --assignee-principal-type '
-                           'ServicePrincipal --role "{role}" --scope {scope}')
-SET_POLICY_COMMAND = 'az keyvault set-policy --name {} --secret-permissions get --object-id {}'
 CREATE_CONTAINER_COMMAND = 'az storage container create --account-name {} --name {}'
 SHOW_TAGS_COMMAND = 'az acr repository show-tags --name {} --repository {} --output table'
 
@@ -287,7 +285,7 @@ def key_vault_access_check(cli_ctx, facts, vault):
     has = POLICY_HAS.format(', '.join(sorted(permissions))) if permissions else ''
     return failed(NAME_KEY_VAULT_ACCESS,
                   POLICY_LACKS_GET.format(vault=vault.name, has=has, grant=facts.command('grant')),
-                  SET_POLICY_COMMAND.format(vault.name, facts.principal))
+                  SET_POLICY_COMMAND.format(vault=vault.name, principal=facts.principal))
 
 
 def _held(holding):

@@ -11,6 +11,8 @@ from ._wire import ExportPipeline, ImportPipeline, PipelineIdentity, StorageCont
 
 logger = get_logger(__name__)
 
+CREATED_NOT_GRANTED = "Pipeline '{}' was created, but its access was not granted: {}"
+
 
 def create_export_pipeline(cmd, client, resource_group_name, registry_name, pipeline_name, storage_container_uri,
                            secret_uri=None, storage_access_mode=None, options=None, assign_identity=None,
@@ -55,8 +57,7 @@ def _grant_after_create(cmd, created, kind):
     try:
         grant_pipeline_access(cmd, created, kind)
     except AzCLIError as error:
-        raise type(error)("Pipeline '{}' was created, but its access was not granted: {}".format(
-            created.get('name'), error)) from None
+        raise type(error)(CREATED_NOT_GRANTED.format(created.get('name'), error)) from None
 
 
 def show_pipeline(client, resource_group_name, registry_name, pipeline_name):
