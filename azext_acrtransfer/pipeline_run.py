@@ -38,6 +38,9 @@ STORAGE_ROLE_HINT = ("Hint: storage refused the pipeline's managed identity. Ass
                      "Reader' (import) on the storage account.")
 TERMINAL_STATES = ('Succeeded', 'Failed', 'Canceled')
 CLEAN_SUMMARY = 'Deleted {deleted} failed pipeline-run(s); {failed} deletion(s) failed.'
+CLEAN_DRY_RUN = '%d failed pipeline-run(s) would be deleted.'
+CLEAN_ERROR = '{}: {}'
+NO_ERROR_MESSAGE = 'the service gave no error message'
 # At most as many deletions in flight as the client keeps connections (_client.CONNECTIONS_PER_HOST).
 DEFAULT_CLEAN_CONCURRENCY = 16
 MAX_CLEAN_CONCURRENCY = 16
@@ -199,7 +202,7 @@ def describe_failure(run, pipeline):
     """The run's own error message, and a hint when the cause is a known one (redacted on its way out by the
     commands' exception handler, see _redact.py)."""
     message = ((run.get('properties') or {}).get('response') or {}).get('pipelineRunErrorMessage') \
-        or 'the service gave no error message'
+        or NO_ERROR_MESSAGE
     text = RUN_FAILED.format(name=run.get('name'), message=message)
     hint = failure_hint(message, pipeline)
     return '{}\n{}'.format(text, hint) if hint else text
@@ -253,15 +256,15 @@ def clean_pipeline_runs(cmd, client, resource_group_name, registry_name, dry_run
     failed = [run for run in client.pipeline_runs.list(resource_group_name, registry_name)
               if (run.get('properties') or {}).get('provisioningState') == 'Failed']
     if dry_run:
-        logger.warning('%d failed pipeline-run(s) would be deleted.', len(failed))
+        logger.warning(CLEAN_DRY_RUN, len(failed))
         return failed
     names = [run['name'] for run in failed]
     errors = delete_runs(client, resource_group_name, registry_name, names, concurrency)
     deleted = [name for name in names if name not in errors]
     summary = CLEAN_SUMMARY.format(deleted=len(deleted), failed=len(errors))
     if errors:
-        raise AzureResponseError('{}\n{}'.format(summary, '\n'.join(
-            '{}: {}'.format(name, errors[name]) for name in names if name in errors)))
+        lines = [CLEAN_ERROR.format(name, errors[name]) for name in names if name in errors]
+        raise AzureResponseError('\n'.join([summary] + lines))
     logger.warning(summary)
     return {'deleted': len(deleted), 'failed': 0, 'deletedRuns': deleted}
 
