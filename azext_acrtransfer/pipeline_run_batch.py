@@ -22,8 +22,8 @@ from azure.cli.core.azclierror import AzureResponseError, InvalidArgumentValueEr
 from knack.log import get_logger
 
 from . import _batch_plan as plan
-from ._redact import redact
 from ._existing import get_existing
+from ._redact import redact
 from ._validators import DEFAULT_MAX_CONCURRENT_RUNS, normalize_artifact, read_batch_manifest
 from ._wire import ExportRun, ImportRun
 from .pipeline_run import describe_failure
