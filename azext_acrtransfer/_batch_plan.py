@@ -29,6 +29,23 @@ CONFLICT = 'conflict'    # a run of that name is in progress with another reques
 RUNNING_STATES = ('Creating', 'Updating', 'Running', 'Accepted', 'InProgress')
 SUCCEEDED, FAILED = 'Succeeded', 'Failed'
 
+# Why a batch gets its action (shown per batch), and what is wrong with a manifest (in --manifest-file's error).
+NEW = 'new'
+ALREADY_RUNNING = 'already running'
+IN_PROGRESS_OTHERWISE = 'run {} is in progress with another request'
+SUCCEEDED_SAME_ARTIFACTS = 'Succeeded before with the same artifacts'
+SUCCEEDED_OTHERWISE = 'Succeeded before with other artifacts or another blob or pipeline'
+SUCCEEDED_SAME_BLOB = 'Succeeded before with the same blob'
+ENDED_BEFORE = '{} before'
+IMPORTED_BY_TRIGGER = 'already imported by source-trigger run {}'
+IMPORTING_BY_TRIGGER = 'being imported by source-trigger run {}'
+NOT_JSON = 'it is not JSON ({})'
+NO_FORMAT = 'it has no "format": "{}"'
+NOT_EXPORT_RUNS = 'it describes {} runs, not export runs'
+NO_BATCHES = 'it lists no batches'
+BAD_BATCH = 'batch {} needs a positive "index", a "blob" name and a "status"'
+INDEX_TWICE = 'batch index {} appears twice'
+
 
 @dataclass(frozen=True)
 class Batch:
@@ -158,40 +175,40 @@ def is_triggered(run):
 
 def _follow_or_conflict(batch, existing, same):
     if same:
-        return Decision(FOLLOW, 'already running', existing)
-    return Decision(CONFLICT, 'run {} is in progress with another request'.format(batch.run_name), existing)
+        return Decision(FOLLOW, ALREADY_RUNNING, existing)
+    return Decision(CONFLICT, IN_PROGRESS_OTHERWISE.format(batch.run_name), existing)
 
 
 def decide_export(batch, pipeline_id, existing):
     if existing is None:
-        return Decision(CREATE, 'new')
+        return Decision(CREATE, NEW)
     state, same = run_state(existing), is_same_export(existing, batch, pipeline_id)
     if state == 'Running':
         return _follow_or_conflict(batch, existing, same)
     if state == SUCCEEDED and same:
-        return Decision(SKIP, 'Succeeded before with the same artifacts', existing)
+        return Decision(SKIP, SUCCEEDED_SAME_ARTIFACTS, existing)
     if state == SUCCEEDED:
-        return Decision(RERUN, 'Succeeded before with other artifacts or another blob or pipeline', existing)
-    return Decision(RERUN, '{} before'.format(state), existing)
+        return Decision(RERUN, SUCCEEDED_OTHERWISE, existing)
+    return Decision(RERUN, ENDED_BEFORE.format(state), existing)
 
 
 def decide_import(batch, pipeline_id, existing, runs):
     """`existing`: the run named after the batch, or None; `runs`: every run of the registry, for triggered ones.
     A blob imported once, by an earlier batch run or by the source trigger, is not imported again."""
     if existing is not None and run_state(existing) == SUCCEEDED and is_same_import(existing, batch, pipeline_id):
-        return Decision(SKIP, 'Succeeded before with the same blob', existing)
+        return Decision(SKIP, SUCCEEDED_SAME_BLOB, existing)
     triggered = [run for run in runs if is_triggered(run) and run.get('name') != batch.run_name
                  and is_same_import(run, batch, pipeline_id)]
     imported = next((run for run in triggered if run_state(run) == SUCCEEDED), None)
     if imported is not None:
-        return Decision(TRIGGERED, 'already imported by source-trigger run {}'.format(imported['name']), imported)
+        return Decision(TRIGGERED, IMPORTED_BY_TRIGGER.format(imported['name']), imported)
     if existing is not None and run_state(existing) == 'Running':
         return _follow_or_conflict(batch, existing, is_same_import(existing, batch, pipeline_id))
     importing = next((run for run in triggered if run_state(run) == 'Running'), None)
     if importing is not None:
-        return Decision(FOLLOW, 'being imported by source-trigger run {}'.format(importing['name']), importing)
-    return Decision(RERUN, '{} before'.format(run_state(existing)), existing) if existing is not None \
-        else Decision(CREATE, 'new')
+        return Decision(FOLLOW, IMPORTING_BY_TRIGGER.format(importing['name']), importing)
+    return Decision(RERUN, ENDED_BEFORE.format(run_state(existing)), existing) if existing is not None \
+        else Decision(CREATE, NEW)
 
 
 # ---- the manifest ---------------------------------------------------------------------------------------------
@@ -219,20 +236,20 @@ def parse_manifest(text):
     try:
         manifest = json.loads(text)
     except ValueError as error:
-        raise ManifestError('it is not JSON ({})'.format(error)) from None
+        raise ManifestError(NOT_JSON.format(error)) from None
     if not isinstance(manifest, dict) or manifest.get('format') != MANIFEST_FORMAT:
-        raise ManifestError("it has no \"format\": \"{}\"".format(MANIFEST_FORMAT))
+        raise ManifestError(NO_FORMAT.format(MANIFEST_FORMAT))
     if manifest.get('pipelineType') != 'export':
-        raise ManifestError('it describes {} runs, not export runs'.format(manifest.get('pipelineType')))
+        raise ManifestError(NOT_EXPORT_RUNS.format(manifest.get('pipelineType')))
     batches = manifest.get('batches')
     if not isinstance(batches, list) or not batches:
-        raise ManifestError('it lists no batches')
+        raise ManifestError(NO_BATCHES)
     seen = set()
     for position, entry in enumerate(batches, start=1):
         if not _is_manifest_entry(entry):
-            raise ManifestError('batch {} needs a positive "index", a "blob" name and a "status"'.format(position))
+            raise ManifestError(BAD_BATCH.format(position))
         if entry['index'] in seen:
-            raise ManifestError('batch index {} appears twice'.format(entry['index']))
+            raise ManifestError(INDEX_TWICE.format(entry['index']))
         seen.add(entry['index'])
     return manifest
 

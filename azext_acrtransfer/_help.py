@@ -5,6 +5,8 @@
 
 from knack.help_files import helps
 
+from ._access_guidance import STORAGE_READER_ROLE, STORAGE_WRITER_ROLE
+
 helps['acr export-pipeline'] = """
 type: group
 short-summary: Manage ACR Transfer export pipelines, which write artifacts as one blob into a storage container.
@@ -39,37 +41,6 @@ examples:
     text: >
         az acr export-pipeline create -g $MyRG -r $MyReg -n $MyPipeline -m ManagedIdentity -c
         https://$MyStorage.blob.core.windows.net/$MyContainer --assign-identity [system]
-"""
-
-helps['acr export-pipeline show'] = """
-type: command
-short-summary: Show an export pipeline, including the principal id of its identity.
-examples:
-  - name: Show an export pipeline.
-    text: >
-        az acr export-pipeline show --resource-group $MyRG --registry $MyReg --name $MyPipeline
-  - name: Get the principal id to grant access to Key Vault or storage.
-    text: >
-        az acr export-pipeline show --resource-group $MyRG --registry $MyReg --name $MyPipeline --query
-        identity.principalId --output tsv
-"""
-
-helps['acr export-pipeline list'] = """
-type: command
-short-summary: List the export pipelines of a registry.
-examples:
-  - name: List export pipelines as a table.
-    text: >
-        az acr export-pipeline list --resource-group $MyRG --registry $MyReg --output table
-"""
-
-helps['acr export-pipeline delete'] = """
-type: command
-short-summary: Delete an export pipeline.
-examples:
-  - name: Delete an export pipeline.
-    text: >
-        az acr export-pipeline delete --resource-group $MyRG --registry $MyReg --name $MyPipeline
 """
 
 helps['acr import-pipeline'] = """
@@ -110,33 +81,6 @@ examples:
     text: >
         az acr import-pipeline create -g $MyRG -r $MyReg -n $MyPipeline --storage-access-mode ManagedIdentity
         -c https://$MyStorage.blob.core.windows.net/$MyContainer --grant-access
-"""
-
-helps['acr import-pipeline show'] = """
-type: command
-short-summary: Show an import pipeline, including the principal id of its identity.
-examples:
-  - name: Show an import pipeline.
-    text: >
-        az acr import-pipeline show --resource-group $MyRG --registry $MyReg --name $MyPipeline
-"""
-
-helps['acr import-pipeline list'] = """
-type: command
-short-summary: List the import pipelines of a registry.
-examples:
-  - name: List import pipelines as a table.
-    text: >
-        az acr import-pipeline list --resource-group $MyRG --registry $MyReg --output table
-"""
-
-helps['acr import-pipeline delete'] = """
-type: command
-short-summary: Delete an import pipeline.
-examples:
-  - name: Delete an import pipeline.
-    text: >
-        az acr import-pipeline delete --resource-group $MyRG --registry $MyReg --name $MyPipeline
 """
 
 helps['acr pipeline-run'] = """
@@ -256,86 +200,6 @@ examples:
         az acr pipeline-run clean --resource-group $MyRG --registry $MyReg
 """
 
-helps['acr export-pipeline check'] = """
-type: command
-short-summary: Check everything a run of the export pipeline needs, before a run fails on it.
-long-summary: >
-    Runs every check that applies and reports each as Passed, Failed, Warning or Skipped (with why), and for
-    each problem a ready command line that fixes it (`fix`). The pipeline is Succeeded and its identity known;
-    in SasToken mode the Key Vault is found (by the secret URI's origin), the identity may get the secret
-    (access policy, or a role with Azure RBAC), the secret exists, and the SAS token is valid, HTTPS-only, for
-    the blob service, with srt=sco and the permissions the pipeline needs, and storage accepts it; in
-    ManagedIdentity mode the identity holds its role on the storage account. The exit code is 1 when a
-    check Failed. The SAS token itself is never shown.
-examples:
-  - name: Check a pipeline and show the result as a table.
-    text: >
-        az acr export-pipeline check --resource-group $MyRG --registry $MyReg --name $MyPipeline --output table
-  - name: Also check the blob of the next run.
-    text: >
-        az acr export-pipeline check -g $MyRG -r $MyReg -n $MyPipeline --storage-blob $MyBlob
-  - name: Also check that the artifacts of the next run exist in the registry.
-    text: >
-        az acr export-pipeline check -g $MyRG -r $MyReg -n $MyPipeline --artifacts hello-world:latest
-        hello-world@sha256:90659bf80b44ce6be8234e6ff90a1ac34acbeb826903b02cfa0da11c82cbc042
-  - name: List only the failed checks and their fixes.
-    text: >
-        az acr export-pipeline check -g $MyRG -r $MyReg -n $MyPipeline --query "[?status=='Failed'].[name,fix]"
-        --output tsv
-"""
-
-helps['acr export-pipeline grant'] = """
-type: command
-short-summary: Grant the export pipeline's identity what its runs need, and nothing when it has it already.
-long-summary: >
-    SasToken mode: secret get on the Key Vault, as an access policy (every other policy is kept) or, for a vault
-    with Azure RBAC, the role 'Key Vault Secrets User' on the vault. ManagedIdentity mode: 'Storage Blob Data
-    Contributor' on the storage account. When you may not grant it, the error names the command someone who may can run.
-examples:
-  - name: Grant a pipeline access to its Key Vault secret or storage account.
-    text: >
-        az acr export-pipeline grant --resource-group $MyRG --registry $MyReg --name $MyPipeline
-"""
-
-helps['acr import-pipeline check'] = """
-type: command
-short-summary: Check everything a run of the import pipeline needs, before a run fails on it.
-long-summary: >
-    Runs every check that applies and reports each as Passed, Failed, Warning or Skipped (with why), and for
-    each problem a ready command line that fixes it (`fix`). The pipeline is Succeeded and its identity known;
-    in SasToken mode the Key Vault is found (by the secret URI's origin), the identity may get the secret
-    (access policy, or a role with Azure RBAC), the secret exists, and the SAS token is valid, HTTPS-only, for
-    the blob service, with srt=sco and the permissions the pipeline needs, and storage accepts it; in
-    ManagedIdentity mode the identity holds its role on the storage account. With the source trigger enabled,
-    every blob of the container is judged eligible or not. The exit code is 1 when a check Failed. The SAS
-    token itself is never shown.
-examples:
-  - name: Check a pipeline and show the result as a table.
-    text: >
-        az acr import-pipeline check --resource-group $MyRG --registry $MyReg --name $MyPipeline --output table
-  - name: Also check the blob of the next run.
-    text: >
-        az acr import-pipeline check -g $MyRG -r $MyReg -n $MyPipeline --storage-blob $MyBlob
-  - name: List only the failed checks and their fixes.
-    text: >
-        az acr import-pipeline check -g $MyRG -r $MyReg -n $MyPipeline --query "[?status=='Failed'].[name,fix]"
-        --output tsv
-"""
-
-helps['acr import-pipeline grant'] = """
-type: command
-short-summary: Grant the import pipeline's identity what its runs need, and nothing when it has it already.
-long-summary: >
-    SasToken mode: secret get on the Key Vault, as an access policy (every other policy is kept) or, for a vault
-    with Azure RBAC, the role 'Key Vault Secrets User' on the vault. ManagedIdentity mode: 'Storage Blob Data
-    Reader' on the storage account ('Storage Blob Data Contributor' with DeleteSourceBlobOnSuccess). When you
-    may not grant it, the error names the command someone who may can run.
-examples:
-  - name: Grant a pipeline access to its Key Vault secret or storage account.
-    text: >
-        az acr import-pipeline grant --resource-group $MyRG --registry $MyReg --name $MyPipeline
-"""
-
 helps['acr pipeline-run wait'] = """
 type: command
 short-summary: Wait until a pipeline-run ends, by its name or as the run a source trigger starts for a blob.
@@ -353,3 +217,111 @@ examples:
         az acr pipeline-run wait --resource-group $MyRG --registry $MyReg --pipeline $MyImportPipeline
         --storage-blob $MyBlob --timeout 1800
 """
+
+
+# The show, list, delete, check and grant entries of the two pipeline kinds differ only where the kinds do: each is
+# written once and filled per kind.
+SHOW_HELP = """
+type: command
+short-summary: Show an {kind} pipeline, including the principal id of its identity.
+examples:
+  - name: Show an {kind} pipeline.
+    text: >
+        az acr {kind}-pipeline show --resource-group $MyRG --registry $MyReg --name $MyPipeline
+{more_examples}"""
+
+PRINCIPAL_ID_EXAMPLE = """\
+  - name: Get the principal id to grant access to Key Vault or storage.
+    text: >
+        az acr {kind}-pipeline show --resource-group $MyRG --registry $MyReg --name $MyPipeline --query
+        identity.principalId --output tsv
+"""
+
+LIST_HELP = """
+type: command
+short-summary: List the {kind} pipelines of a registry.
+examples:
+  - name: List {kind} pipelines as a table.
+    text: >
+        az acr {kind}-pipeline list --resource-group $MyRG --registry $MyReg --output table
+"""
+
+DELETE_HELP = """
+type: command
+short-summary: Delete an {kind} pipeline.
+examples:
+  - name: Delete an {kind} pipeline.
+    text: >
+        az acr {kind}-pipeline delete --resource-group $MyRG --registry $MyReg --name $MyPipeline
+"""
+
+CHECK_HELP = """
+type: command
+short-summary: Check everything a run of the {kind} pipeline needs, before a run fails on it.
+long-summary: >
+    Runs every check that applies and reports each as Passed, Failed, Warning or Skipped (with why), and for
+    each problem a ready command line that fixes it (`fix`). The pipeline is Succeeded and its identity known;
+    in SasToken mode the Key Vault is found (by the secret URI's origin), the identity may get the secret
+    (access policy, or a role with Azure RBAC), the secret exists, and the SAS token is valid, HTTPS-only, for
+    the blob service, with srt=sco and the permissions the pipeline needs, and storage accepts it; in
+    ManagedIdentity mode the identity holds its role on the storage account.{trigger_check} The exit code is 1
+    when a check Failed. The SAS token itself is never shown.
+examples:
+  - name: Check a pipeline and show the result as a table.
+    text: >
+        az acr {kind}-pipeline check --resource-group $MyRG --registry $MyReg --name $MyPipeline --output table
+  - name: Also check the blob of the next run.
+    text: >
+        az acr {kind}-pipeline check -g $MyRG -r $MyReg -n $MyPipeline --storage-blob $MyBlob
+{more_examples}\
+  - name: List only the failed checks and their fixes.
+    text: >
+        az acr {kind}-pipeline check -g $MyRG -r $MyReg -n $MyPipeline --query "[?status=='Failed'].[name,fix]"
+        --output tsv
+"""
+
+TRIGGER_CHECK = ' With the source trigger enabled, every blob of the container is judged eligible or not.'
+
+ARTIFACTS_CHECK_EXAMPLE = """\
+  - name: Also check that the artifacts of the next run exist in the registry.
+    text: >
+        az acr {kind}-pipeline check -g $MyRG -r $MyReg -n $MyPipeline --artifacts hello-world:latest
+        hello-world@sha256:90659bf80b44ce6be8234e6ff90a1ac34acbeb826903b02cfa0da11c82cbc042
+"""
+
+GRANT_HELP = """
+type: command
+short-summary: Grant the {kind} pipeline's identity what its runs need, and nothing when it has it already.
+long-summary: >
+    SasToken mode: secret get on the Key Vault, as an access policy (every other policy is kept) or, for a vault
+    with Azure RBAC, the role 'Key Vault Secrets User' on the vault. ManagedIdentity mode: {storage_roles} on the
+    storage account{storage_role_note}. When you may not grant it, the error names the command someone who may
+    can run.
+examples:
+  - name: Grant a pipeline access to its Key Vault secret or storage account.
+    text: >
+        az acr {kind}-pipeline grant --resource-group $MyRG --registry $MyReg --name $MyPipeline
+"""
+
+PER_KIND = {
+    'export': {'show': PRINCIPAL_ID_EXAMPLE, 'check': ARTIFACTS_CHECK_EXAMPLE, 'trigger_check': '',
+               'storage_roles': "'{}'".format(STORAGE_WRITER_ROLE), 'storage_role_note': ''},
+    'import': {'show': '', 'check': '', 'trigger_check': TRIGGER_CHECK,
+               'storage_roles': "'{}'".format(STORAGE_READER_ROLE),
+               'storage_role_note': " ('{}' with DeleteSourceBlobOnSuccess)".format(STORAGE_WRITER_ROLE)},
+}
+
+
+def _add_pipeline_help():
+    for kind, fills in PER_KIND.items():
+        group = 'acr {}-pipeline '.format(kind)
+        helps[group + 'show'] = SHOW_HELP.format(kind=kind, more_examples=fills['show'].format(kind=kind))
+        helps[group + 'list'] = LIST_HELP.format(kind=kind)
+        helps[group + 'delete'] = DELETE_HELP.format(kind=kind)
+        helps[group + 'check'] = CHECK_HELP.format(kind=kind, trigger_check=fills['trigger_check'],
+                                                   more_examples=fills['check'].format(kind=kind))
+        helps[group + 'grant'] = GRANT_HELP.format(kind=kind, storage_roles=fills['storage_roles'],
+                                                   storage_role_note=fills['storage_role_note'])
+
+
+_add_pipeline_help()

@@ -18,6 +18,7 @@ apply. Where releases differ, the difference is resolved here:
 from azure.cli.core.profiles import ResourceType, get_sdk
 
 SECRETS_API_VERSION = '7.4'
+NO_SECRET_VALUE = 'the response has no secret value'
 
 
 def keyvault_client(cli_ctx):
@@ -117,7 +118,7 @@ def read_secret(cli_ctx, secret_uri):
             raise SecretReadError(response.status_code, error.get('code') or str(response.status_code),
                                   error.get('message') or response.reason or '')
     if not isinstance(body, dict) or not isinstance(body.get('value'), str):
-        raise SecretReadError(response.status_code, 'NoValue', 'the response has no secret value')
+        raise SecretReadError(response.status_code, 'NoValue', NO_SECRET_VALUE)
     return body['value']
 
 

@@ -85,13 +85,53 @@ WAIT_TARGET_RULE = ("pipeline-run wait: {}: --name <run>, or --pipeline <import 
                     "for the run the pipeline's source trigger starts for that blob.")
 SAS_TOKEN_WITHOUT_SECRET = ("--storage-access-mode SasToken needs --secret-uri: the Key Vault secret that holds the "
                             "SAS token, e.g. https://myvault.vault.azure.net/secrets/acrexportsas")
+EXISTING_RUN_NAME_RULE = "use letters, digits, '_' and '-' (up to 260), e.g. '{}'"
+NAME_PREFIX_RULE = "use 2-47 letters and digits (the runs are <prefix>001, <prefix>002, ...), e.g. '{}'"
+INVALID_VALUE = "Invalid {option} '{value}': {rule}."
+CONTAINER_URI_WITH_QUERY = ("Invalid --storage-container-uri '{}': it must not carry a query string or fragment. Keep "
+                            "SAS tokens in Key Vault and pass the secret with --secret-uri; {}.")
+INVALID_OPTION = ("Invalid --options value '{value}' for an {kind} pipeline: allowed values are {allowed}, e.g. "
+                  "--options {example}.")
+ARTIFACTS_ON_IMPORT_RUN = ("--artifacts applies to export runs only: an import run imports every artifact in the "
+                           "blob. Drop --artifacts, or use --pipeline-type export.")
+EXPORT_RUN_WITHOUT_ARTIFACTS = ("An export run needs --artifacts: 1-{} space-separated references, e.g. --artifacts "
+                                "hello-world:latest hello-world@sha256:<digest>.")
+TOO_MANY_ARTIFACTS = "Too many --artifacts: {} given, a run exports at most {}. Split them over several runs."
+EMPTY_BLOB = '--storage-blob must not be empty: {}.'
+INVALID_BLOB = "Invalid --storage-blob '{}' ({} characters): {}."
+INVALID_TOP = ("Invalid --top '{}': give a positive integer, the number of most recent runs to list, e.g. "
+               "--top 10.")
+EXPORT_OPTIONS_ON_IMPORT_BATCH = ("{given} appl{ending} to export batches only: an import batch imports every "
+                                  "artifact of its blobs. Drop {dropped}, or use --pipeline-type export.")
+UNREADABLE_FILE = "Cannot read {option} '{path}': {reason}."
+INVALID_FILE_REFERENCE = "Invalid reference '{}' on line {} of --artifacts-file '{}': {}."
+INVALID_MANIFEST = ("Invalid --manifest-file '{}': {}. Give the manifest `az acr pipeline-run create-batch "
+                    "--pipeline-type export --manifest-file` wrote.")
+UNWRITABLE_MANIFEST = "Cannot write --manifest-file '{}': give a file path in an existing directory."
+BLOBS_ON_EXPORT_BATCH = ("--storage-blobs applies to import batches only: an export batch names its blobs "
+                         "<--storage-blob-prefix>-<index>. Drop --storage-blobs, or use --pipeline-type import.")
+INVALID_BLOB_PREFIX = ("Invalid --storage-blob-prefix '{}': the batches' blobs are <prefix>-001, <prefix>-002, ...; "
+                       "give 1-{} characters, at most {} '/'-separated segments, no '.' or '..' segment, not ending "
+                       "in '.' or '/', e.g. --storage-blob-prefix release42")
+INVALID_REPOSITORY = ("Invalid --repository '{}': expected a lowercase repository path, e.g. hello-world or "
+                      "team/app.")
+TAG_FILTER_WITHOUT_REPOSITORY = '--tag-filter selects tags of --repository: give --repository too.'
+INVALID_TAG_FILTER = "Invalid --tag-filter '{}': not a regular expression ({}); e.g. --tag-filter '^v1\\.'"
+EXPORT_BATCH_WITHOUT_ARTIFACTS = ("An export batch needs artifacts: --artifacts a b c ..., --artifacts-file FILE (one "
+                                  "reference a line) and/or --repository REPO [--tag-filter RE].")
+IMPORT_BATCH_SOURCE = ("An import batch needs exactly one of --storage-blobs b1 b2 ... and --manifest-file FILE (the "
+                       "manifest of the export batch).")
+INVALID_CONCURRENCY = "Invalid --max-concurrent-runs '{}': give 1-{} (default {})."
+WAIT_BOTH_TARGETS = 'give either --name or --pipeline with --storage-blob, not both'
+WAIT_NO_TARGET = 'say which run to wait for'
+INVALID_TIMEOUT = "Invalid --timeout '{}': give a positive number of seconds, e.g. --timeout 1800."
 
 
 # ---- names -------------------------------------------------------------------------------------------------
 
 def _check_name(value, option, example, pattern=NAME_RE, rule=NAME_RULE):
     if value is not None and not pattern.fullmatch(value):
-        raise InvalidArgumentValueError("Invalid {} '{}': {}.".format(option, value, rule.format(example)))
+        raise InvalidArgumentValueError(INVALID_VALUE.format(option=option, value=value, rule=rule.format(example)))
 
 
 def refuse_control_characters(namespace):
@@ -120,7 +160,8 @@ def _option_of(dest):
 def validate_resource_group(namespace):
     value = getattr(namespace, 'resource_group_name', None)
     if value is not None and not RESOURCE_GROUP_RE.fullmatch(value):
-        raise InvalidArgumentValueError("Invalid --resource-group '{}': {}.".format(value, RESOURCE_GROUP_RULE))
+        raise InvalidArgumentValueError(INVALID_VALUE.format(option='--resource-group', value=value,
+                                                             rule=RESOURCE_GROUP_RULE))
 
 
 def validate_registry_name(namespace):
@@ -144,12 +185,9 @@ def normalize_storage_container_uri(value):
     parts = urlsplit(uri)
     shown = _shown(parts)
     if parts.query or parts.fragment:
-        raise InvalidArgumentValueError(
-            "Invalid --storage-container-uri '{}': it must not carry a query string or fragment. Keep SAS tokens "
-            "in Key Vault and pass the secret with --secret-uri; {}.".format(shown, STORAGE_CONTAINER_URI_RULE))
+        raise InvalidArgumentValueError(CONTAINER_URI_WITH_QUERY.format(shown, STORAGE_CONTAINER_URI_RULE))
     if parts.scheme != 'https' or not _has_valid_authority(parts):
-        raise InvalidArgumentValueError("Invalid --storage-container-uri '{}': {}.".format(
-            shown, STORAGE_CONTAINER_URI_RULE))
+        raise _invalid_container_uri(shown)
     segments = [s for s in parts.path.split('/') if s]
     container = None
     if len(segments) == 1 and not _is_emulator_host(parts.hostname):
@@ -157,9 +195,13 @@ def normalize_storage_container_uri(value):
     elif len(segments) == 2 and _is_path_style_host(parts.hostname) and ACCOUNT_NAME_RE.fullmatch(segments[0]):
         container = segments[1]
     if container is None or not CONTAINER_NAME_RE.fullmatch(container):
-        raise InvalidArgumentValueError("Invalid --storage-container-uri '{}': {}.".format(
-            shown, STORAGE_CONTAINER_URI_RULE))
+        raise _invalid_container_uri(shown)
     return '{}://{}/{}'.format(parts.scheme, parts.netloc, '/'.join(segments))
+
+
+def _invalid_container_uri(shown):
+    return InvalidArgumentValueError(INVALID_VALUE.format(option='--storage-container-uri', value=shown,
+                                                          rule=STORAGE_CONTAINER_URI_RULE))
 
 
 def _shown(parts):
@@ -209,7 +251,8 @@ def normalize_secret_uri(value):
     parts = urlsplit(uri)
     if parts.scheme != 'https' or not _has_valid_authority(parts) or parts.query or parts.fragment \
             or not SECRET_PATH_RE.fullmatch(parts.path):
-        raise InvalidArgumentValueError("Invalid --secret-uri '{}': {}.".format(_shown(parts), SECRET_URI_RULE))
+        raise InvalidArgumentValueError(INVALID_VALUE.format(option='--secret-uri', value=_shown(parts),
+                                                             rule=SECRET_URI_RULE))
     return uri
 
 
@@ -232,8 +275,8 @@ def normalize_options(values, allowed, kind):
     for value in values or []:
         name = canonical.get(value.lower())
         if name is None:
-            raise InvalidArgumentValueError("Invalid --options value '{}' for an {} pipeline: allowed values are {}, "
-                                            "e.g. --options {}.".format(value, kind, ', '.join(allowed), allowed[0]))
+            raise InvalidArgumentValueError(INVALID_OPTION.format(value=value, kind=kind, allowed=', '.join(allowed),
+                                                                  example=allowed[0]))
         if name not in result:
             result.append(name)
     return result
@@ -247,7 +290,8 @@ def normalize_assign_identity(value):
     match = USER_IDENTITY_RE.fullmatch(value.strip())
     if not match or not RESOURCE_GROUP_RE.fullmatch(match.group('group')):
         shown = value.split('?')[0].split('#')[0]
-        raise InvalidArgumentValueError("Invalid --assign-identity '{}': {}.".format(shown, IDENTITY_RULE))
+        raise InvalidArgumentValueError(INVALID_VALUE.format(option='--assign-identity', value=shown,
+                                                             rule=IDENTITY_RULE))
     return value.strip()
 
 
@@ -276,7 +320,8 @@ def normalize_artifact(value):
     """Check one OCI reference; a bare repository means its `latest` tag, as docker pull would."""
     match = ARTIFACT_RE.fullmatch(value)
     if not match or len(match.group('repository')) > MAX_REPOSITORY_LENGTH:
-        raise InvalidArgumentValueError("Invalid --artifacts value '{}': {}.".format(value, ARTIFACT_RULE))
+        raise InvalidArgumentValueError(INVALID_VALUE.format(option='--artifacts value', value=value,
+                                                             rule=ARTIFACT_RULE))
     if match.group('tag') is None and match.group('digest') is None:
         return value + ':latest'
     return value
@@ -285,16 +330,12 @@ def normalize_artifact(value):
 def normalize_artifacts(values, pipeline_type):
     if pipeline_type == 'import':
         if values:
-            raise ArgumentUsageError("--artifacts applies to export runs only: an import run imports every artifact "
-                                     "in the blob. Drop --artifacts, or use --pipeline-type export.")
+            raise ArgumentUsageError(ARTIFACTS_ON_IMPORT_RUN)
         return []
     if not values:
-        raise RequiredArgumentMissingError("An export run needs --artifacts: 1-{} space-separated references, e.g. "
-                                           "--artifacts hello-world:latest hello-world@sha256:<digest>."
-                                           .format(MAX_ARTIFACTS))
+        raise RequiredArgumentMissingError(EXPORT_RUN_WITHOUT_ARTIFACTS.format(MAX_ARTIFACTS))
     if len(values) > MAX_ARTIFACTS:
-        raise InvalidArgumentValueError("Too many --artifacts: {} given, a run exports at most {}. Split them over "
-                                        "several runs.".format(len(values), MAX_ARTIFACTS))
+        raise InvalidArgumentValueError(TOO_MANY_ARTIFACTS.format(len(values), MAX_ARTIFACTS))
     return [normalize_artifact(value) for value in values]
 
 
@@ -308,27 +349,24 @@ def validate_pipeline_run_create(namespace):
 
 def validate_blob_name(value):
     if not value or not value.strip():
-        raise InvalidArgumentValueError("--storage-blob must not be empty: {}.".format(BLOB_RULE))
+        raise InvalidArgumentValueError(EMPTY_BLOB.format(BLOB_RULE))
     segments = value.split('/')
     if len(value) > MAX_BLOB_NAME_LENGTH or len(segments) > MAX_BLOB_SEGMENTS \
             or any(segment in ('.', '..') for segment in segments) or value.endswith(('.', '/')):
         shown = value if len(value) <= 80 else value[:77] + '...'
-        raise InvalidArgumentValueError("Invalid --storage-blob '{}' ({} characters): {}.".format(
-            shown, len(value), BLOB_RULE))
+        raise InvalidArgumentValueError(INVALID_BLOB.format(shown, len(value), BLOB_RULE))
 
 
 def validate_existing_run(namespace):
     validate_registry_name(namespace)
-    _check_name(namespace.run_name, '--name', 'myrun01', EXISTING_RUN_NAME_RE,
-                "use letters, digits, '_' and '-' (up to 260), e.g. '{}'")
+    _check_name(namespace.run_name, '--name', 'myrun01', EXISTING_RUN_NAME_RE, EXISTING_RUN_NAME_RULE)
 
 
 def validate_pipeline_run_list(namespace):
     validate_registry_name(namespace)
     _check_name(namespace.pipeline_name, '--pipeline', 'mypipeline')
     if namespace.top is not None and namespace.top < 1:
-        raise InvalidArgumentValueError("Invalid --top '{}': give a positive integer, the number of most recent "
-                                        "runs to list, e.g. --top 10.".format(namespace.top))
+        raise InvalidArgumentValueError(INVALID_TOP.format(namespace.top))
 
 
 # ---- pipeline-run create-batch ----------------------------------------------------------------------------
@@ -348,9 +386,8 @@ MAX_CONCURRENT_RUNS = 20
 def _refuse_export_options(options):
     given = [option for option, value in options if value]
     if given:
-        raise ArgumentUsageError("{} appl{} to export batches only: an import batch imports every artifact of its "
-                                 "blobs. Drop {}, or use --pipeline-type export.".format(
-                                     ', '.join(given), 'ies' if len(given) == 1 else 'y', ' '.join(given)))
+        raise ArgumentUsageError(EXPORT_OPTIONS_ON_IMPORT_BATCH.format(
+            given=', '.join(given), ending='ies' if len(given) == 1 else 'y', dropped=' '.join(given)))
 
 
 def _artifacts_of_file(path):
@@ -359,15 +396,15 @@ def _artifacts_of_file(path):
         with open(path, encoding='utf-8-sig') as handle:
             lines = parse_artifacts_file(handle.read())
     except (OSError, UnicodeDecodeError) as error:
-        raise FileOperationError("Cannot read --artifacts-file '{}': {}.".format(path, getattr(
-            error, 'strerror', None) or error)) from None
+        raise FileOperationError(UNREADABLE_FILE.format(option='--artifacts-file', path=path,
+                                                        reason=getattr(error, 'strerror', None) or error)) from None
     references = []
     for number, reference in lines:
         try:
             references.append(normalize_artifact(reference))
         except InvalidArgumentValueError:
-            raise InvalidArgumentValueError("Invalid reference '{}' on line {} of --artifacts-file '{}': {}.".format(
-                reference, number, path, ARTIFACT_RULE)) from None
+            raise InvalidArgumentValueError(INVALID_FILE_REFERENCE.format(reference, number, path,
+                                                                          ARTIFACT_RULE)) from None
     return references
 
 
@@ -378,54 +415,44 @@ def read_batch_manifest(path):
         with open(path, encoding='utf-8') as handle:
             return parse_manifest(handle.read())
     except (OSError, UnicodeDecodeError) as error:
-        raise FileOperationError("Cannot read --manifest-file '{}': {}.".format(path, getattr(
-            error, 'strerror', None) or error)) from None
+        raise FileOperationError(UNREADABLE_FILE.format(option='--manifest-file', path=path,
+                                                        reason=getattr(error, 'strerror', None) or error)) from None
     except ManifestError as error:
-        raise InvalidArgumentValueError("Invalid --manifest-file '{}': {}. Give the manifest `az acr pipeline-run "
-                                        "create-batch --pipeline-type export --manifest-file` wrote.".format(
-                                            path, error)) from None
+        raise InvalidArgumentValueError(INVALID_MANIFEST.format(path, error)) from None
 
 
 def _check_manifest_destination(path):
     import os
     directory = os.path.dirname(os.path.abspath(path))
     if os.path.isdir(path) or not os.path.isdir(directory):
-        raise FileOperationError("Cannot write --manifest-file '{}': give a file path in an existing directory."
-                                 .format(path))
+        raise FileOperationError(UNWRITABLE_MANIFEST.format(path))
 
 
 def _validate_export_batch(namespace):
     if namespace.storage_blobs:
-        raise ArgumentUsageError("--storage-blobs applies to import batches only: an export batch names its blobs "
-                                 "<--storage-blob-prefix>-<index>. Drop --storage-blobs, or use --pipeline-type "
-                                 "import.")
+        raise ArgumentUsageError(BLOBS_ON_EXPORT_BATCH)
     prefix = (namespace.storage_blob_prefix or '').strip()
     segments = prefix.split('/')
     if not prefix or prefix.endswith(('/', '.')) or len(prefix) > MAX_BLOB_PREFIX_LENGTH \
             or len(segments) > MAX_BLOB_SEGMENTS or any(segment in ('.', '..') for segment in segments):
-        raise InvalidArgumentValueError("Invalid --storage-blob-prefix '{}': the batches' blobs are <prefix>-001, "
-                                        "<prefix>-002, ...; give 1-{} characters, at most {} '/'-separated segments, "
-                                        "no '.' or '..' segment, not ending in '.' or '/', e.g. --storage-blob-prefix "
-                                        "release42".format(prefix[:80], MAX_BLOB_PREFIX_LENGTH, MAX_BLOB_SEGMENTS))
+        raise InvalidArgumentValueError(INVALID_BLOB_PREFIX.format(prefix[:80], MAX_BLOB_PREFIX_LENGTH,
+                                                                   MAX_BLOB_SEGMENTS))
     namespace.storage_blob_prefix = prefix
     references = [normalize_artifact(value) for value in namespace.artifacts or []]
     if namespace.artifacts_file:
         references += _artifacts_of_file(namespace.artifacts_file)
     for repository in namespace.repository or []:
         if not REPOSITORY_RE.fullmatch(repository) or len(repository) > MAX_REPOSITORY_LENGTH:
-            raise InvalidArgumentValueError("Invalid --repository '{}': expected a lowercase repository path, e.g. "
-                                            "hello-world or team/app.".format(repository))
+            raise InvalidArgumentValueError(INVALID_REPOSITORY.format(repository))
     if namespace.tag_filter is not None:
         if not namespace.repository:
-            raise ArgumentUsageError("--tag-filter selects tags of --repository: give --repository too.")
+            raise ArgumentUsageError(TAG_FILTER_WITHOUT_REPOSITORY)
         try:
             re.compile(namespace.tag_filter)
         except re.error as error:
-            raise InvalidArgumentValueError("Invalid --tag-filter '{}': not a regular expression ({}); e.g. "
-                                            "--tag-filter '^v1\\.'".format(namespace.tag_filter, error)) from None
+            raise InvalidArgumentValueError(INVALID_TAG_FILTER.format(namespace.tag_filter, error)) from None
     if not references and not namespace.repository:
-        raise RequiredArgumentMissingError("An export batch needs artifacts: --artifacts a b c ..., --artifacts-file "
-                                           "FILE (one reference a line) and/or --repository REPO [--tag-filter RE].")
+        raise RequiredArgumentMissingError(EXPORT_BATCH_WITHOUT_ARTIFACTS)
     namespace.artifacts = list(dict.fromkeys(references))
     if namespace.manifest_file:
         _check_manifest_destination(namespace.manifest_file)
@@ -436,8 +463,7 @@ def _validate_import_batch(namespace):
                             ('--repository', namespace.repository), ('--tag-filter', namespace.tag_filter),
                             ('--storage-blob-prefix', namespace.storage_blob_prefix)))
     if bool(namespace.storage_blobs) == bool(namespace.manifest_file):
-        raise MutuallyExclusiveArgumentError("An import batch needs exactly one of --storage-blobs b1 b2 ... and "
-                                             "--manifest-file FILE (the manifest of the export batch).")
+        raise MutuallyExclusiveArgumentError(IMPORT_BATCH_SOURCE)
     for blob in namespace.storage_blobs or []:
         validate_blob_name(blob)
     if namespace.manifest_file:
@@ -447,11 +473,10 @@ def _validate_import_batch(namespace):
 def validate_pipeline_run_create_batch(namespace):
     validate_registry_name(namespace)
     _check_name(namespace.pipeline_name, '--pipeline', 'mypipeline')
-    _check_name(namespace.name_prefix, '--name-prefix', 'release42', NAME_PREFIX_RE,
-                "use 2-47 letters and digits (the runs are <prefix>001, <prefix>002, ...), e.g. '{}'")
+    _check_name(namespace.name_prefix, '--name-prefix', 'release42', NAME_PREFIX_RE, NAME_PREFIX_RULE)
     if namespace.max_concurrent_runs is not None and not 1 <= namespace.max_concurrent_runs <= MAX_CONCURRENT_RUNS:
-        raise InvalidArgumentValueError("Invalid --max-concurrent-runs '{}': give 1-{} (default {}).".format(
-            namespace.max_concurrent_runs, MAX_CONCURRENT_RUNS, DEFAULT_MAX_CONCURRENT_RUNS))
+        raise InvalidArgumentValueError(INVALID_CONCURRENCY.format(namespace.max_concurrent_runs, MAX_CONCURRENT_RUNS,
+                                                                   DEFAULT_MAX_CONCURRENT_RUNS))
     if namespace.pipeline_type == 'import':
         _validate_import_batch(namespace)
     else:
@@ -474,15 +499,13 @@ def validate_pipeline_run_wait(namespace):
     validate_registry_name(namespace)
     by_blob = namespace.pipeline_name is not None or namespace.storage_blob is not None
     if namespace.run_name is not None and by_blob:
-        raise MutuallyExclusiveArgumentError(WAIT_TARGET_RULE.format('give either --name or --pipeline with '
-                                                                     '--storage-blob, not both'))
+        raise MutuallyExclusiveArgumentError(WAIT_TARGET_RULE.format(WAIT_BOTH_TARGETS))
     if namespace.run_name is None and (namespace.pipeline_name is None or not namespace.storage_blob):
-        raise RequiredArgumentMissingError(WAIT_TARGET_RULE.format('say which run to wait for'))
+        raise RequiredArgumentMissingError(WAIT_TARGET_RULE.format(WAIT_NO_TARGET))
     if namespace.run_name is not None:
         validate_existing_run(namespace)
     else:
         _check_name(namespace.pipeline_name, '--pipeline', 'mypipeline')
         validate_blob_name(namespace.storage_blob)
     if namespace.timeout is not None and namespace.timeout < 1:
-        raise InvalidArgumentValueError("Invalid --timeout '{}': give a positive number of seconds, e.g. "
-                                        "--timeout 1800.".format(namespace.timeout))
+        raise InvalidArgumentValueError(INVALID_TIMEOUT.format(namespace.timeout))

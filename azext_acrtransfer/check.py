@@ -10,11 +10,12 @@ token is read into a local variable, judged and handed to the storage SDK, and n
 from datetime import datetime, timezone
 
 from . import _sas
-from ._access import (RoleHolding, can_get_secrets, find_storage_account, find_vault, origin,
-                      policy_secret_permissions, storage_actions)
+from ._access_guidance import (KEY_VAULT_ROLE, ROLE_ASSIGNMENT_COMMAND, SET_POLICY_COMMAND, UNKNOWN_PRINCIPAL,
+                               principal_id, storage_account_name, storage_role)
+from ._access_lookup import (RoleHolding, can_get_secrets, find_storage_account, find_vault, origin,
+                             policy_secret_permissions, storage_actions, SECRET_GET_ACTION)
 from ._blob_rules import BlobFacts, BlobPlace, export_blob_rule, import_blob_rule, trigger_eligibility
 from ._check_result import any_failed, failed, passed, skipped, warning
-from ._permissions import KEY_VAULT_ROLE, UNKNOWN_PRINCIPAL, principal_id, storage_account_name, storage_role
 from ._wire import MANAGED_IDENTITY
 
 NAME_PIPELINE = 'Pipeline'
@@ -30,6 +31,68 @@ NAME_TRIGGER = 'SourceTrigger'
 SAS_RULE_NAMES = (_sas.NAME_EXPIRY, _sas.NAME_START, _sas.NAME_PROTOCOL, _sas.NAME_SERVICE,
                   _sas.NAME_RESOURCE_TYPES, _sas.NAME_PERMISSIONS)
 CHECK_FAILED_EXIT_CODE = 1
+
+# Messages and fix commands, formatted where a check reports them.
+PIPELINE_MISSING = "{kind} pipeline '{name}' was not found in registry '{registry}' (resource group '{group}')."
+PIPELINE_SUCCEEDED = "{kind} pipeline '{name}' exists and is Succeeded."
+PIPELINE_NOT_SUCCEEDED = "The pipeline's provisioningState is {}, not Succeeded: runs cannot use it."
+IDENTITY_KNOWN = 'Its {} identity has principal id {}.'
+USER_IDENTITY_UNKNOWN = 'The principal id of its user-assigned identity is not known.'
+NO_IDENTITY = 'The pipeline has no identity with a principal id: nothing can be granted to it.'
+PRINCIPAL_UNKNOWN = 'The principal id of the pipeline identity is not known (see {}).'
+TOKEN_UNREAD = 'The SAS token could not be read (see {}).'
+NOT_A_SAS_TOKEN = 'The secret does not hold a usable SAS token: {}.'
+NO_USABLE_TOKEN = 'No usable SAS token (see {}).'
+TOKEN_WOULD_BE_REFUSED = 'Storage would refuse this token: fix it first (see the Sas checks).'
+VAULT_UNKNOWN = 'The vault is not known (see {}).'
+VAULTS_NOT_LISTED = 'The Key Vaults of the subscription cannot be listed as you: {}.'
+NO_VAULT_SERVES = ("No Key Vault of the current subscription serves {} (the origin of the pipeline's secret URI). "
+                   "Select the vault's subscription, or recreate the pipeline with the right --secret-uri.")
+VAULT_FOUND = "Key Vault '{}' ({}) serves the secret."
+VAULT_ROLE_HELD = 'The identity holds {} on the vault (Azure RBAC).'
+VAULT_ROLE_MISSING = ('The vault uses Azure RBAC and the identity holds no role that reads secret values at the vault '
+                      'or above{held}. `{grant}` grants it.')
+POLICY_GIVES_GET = 'An access policy gives the identity secret get.'
+POLICY_LACKS_GET = "No access policy of vault '{vault}' gives the identity secret get{has}. `{grant}` grants it."
+POLICY_HAS = ' (it has: {})'
+ROLES_HELD = ' (it holds: {})'
+SECRET_MISSING = 'The secret {} does not exist: {} ({}).'
+SECRET_UNREADABLE = 'The secret cannot be read as you, so the token is not checked: {} {} ({}).'
+VAULT_UNREACHABLE = 'The vault cannot be reached from here: {}.'
+SECRET_EXISTS = 'The secret {} exists.'
+CONTAINER_LISTS_WITH_TOKEN = "Container '{}' exists and lists with the token."
+CONTAINER_MISSING = "Container '{container}' does not exist in storage account '{account}'."
+TOKEN_LIST_REFUSED = "Storage refuses to list container '{}' with the token: {} {} ({})."
+ACCOUNT_UNKNOWN = 'The storage account is not known (see {}).'
+ACCOUNTS_NOT_LISTED = 'The storage accounts of the subscription cannot be listed as you: {}.'
+NO_ACCOUNT_SERVES = 'No storage account of the current subscription has the blob endpoint of {}.'
+ACCOUNT_FOUND = "Storage account '{}' serves the container."
+STORAGE_ROLE_HELD = 'The identity holds {} on the account.'
+STORAGE_ROLE_MISSING = ("The identity needs '{role}' on storage account '{account}' (or above){held}. `{grant}` grants "
+                        "it.")
+CONTAINER_LISTS_WITH_LOGIN = "Container '{}' lists with your login."
+CONTAINER_LISTS_WITH_KEY = "Container '{}' lists with the account key (your login was refused: {} {})."
+CONTAINER_UNLISTABLE = "Container '{}' cannot be listed as you, so its blobs are not checked: {} {} ({})."
+TRIGGER_DISABLED = 'The source trigger is disabled: blobs are imported only by pipeline-run create.'
+BLOBS_NOT_JUDGED = ('The container cannot be listed from here, so its blobs are not judged (see the storage '
+                    'checks).')
+CONTAINER_EMPTY = 'The container is empty: the trigger imports each transfer blob that lands in it.'
+CONTAINER_UNREADABLE = 'The container cannot be read from here (see the storage checks).'
+REGISTRY_UNREACHABLE = 'The registry cannot be reached from here: {}'
+REGISTRY_UNREADABLE = 'The registry cannot be read as you: {}'
+ARTIFACT_EXISTS = "'{}' exists in registry '{}'."
+ARTIFACT_SKIPPED = "'{}' does not exist in registry '{}': with ContinueOnErrors the run skips it."
+ARTIFACT_MISSING = "'{}' does not exist in registry '{}': the run would fail (check the spelling)."
+
+PIPELINE_COMMAND = 'az acr {kind}-pipeline {verb} --resource-group {group} --registry {registry} --name {name}{extra}'
+LIST_PIPELINES_COMMAND = 'az acr {}-pipeline list --resource-group {} --registry {} --output table'
+SHOW_IDENTITY_COMMAND = 'az identity show --ids {} --query principalId --output tsv'
+# az keyvault list shows no properties: each vault's URI comes from az keyvault show.
+LIST_VAULTS_COMMAND = ('az keyvault list --query "[].name" --output tsv | xargs -n 1 az keyvault show --query '
+                       'properties.vaultUri --output tsv --name')
+LIST_ACCOUNTS_COMMAND = 'az storage account list --query "[].primaryEndpoints.blob" --output tsv'
+CREATE_CONTAINER_COMMAND = 'az storage container create --account-name {} --name {}'
+SHOW_TAGS_COMMAND = 'az acr repository show-tags --name {} --repository {} --output table'
 
 
 class PipelineFacts:  # pylint: disable=too-many-instance-attributes
@@ -76,8 +139,8 @@ class PipelineFacts:  # pylint: disable=too-many-instance-attributes
         return '{} && {}'.format(self.command('delete'), create)
 
     def command(self, verb, extra=''):
-        return 'az acr {}-pipeline {} --resource-group {} --registry {} --name {}{}'.format(
-            self.kind, verb, self.resource_group, self.registry, self.name, extra)
+        return PIPELINE_COMMAND.format(kind=self.kind, verb=verb, group=self.resource_group, registry=self.registry,
+                                       name=self.name, extra=extra)
 
 
 def check_export_pipeline(cmd, client, resource_group_name, registry_name, pipeline_name, storage_blob=None,
@@ -116,10 +179,9 @@ def collect_results(cmd, client, kind, names, storage_blob, artifacts):  # pylin
     try:
         pipeline = client.get(resource_group, registry, name)
     except ResourceNotFoundError:
-        return [failed(NAME_PIPELINE, "{} pipeline '{}' was not found in registry '{}' (resource group '{}').".format(
-            kind.capitalize(), name, registry, resource_group),
-            'az acr {}-pipeline list --resource-group {} --registry {} --output table'.format(
-                kind, resource_group, registry))]
+        return [failed(NAME_PIPELINE, PIPELINE_MISSING.format(kind=kind.capitalize(), name=name, registry=registry,
+                                                              group=resource_group),
+                       LIST_PIPELINES_COMMAND.format(kind, resource_group, registry))]
     facts = PipelineFacts(kind, resource_group, registry, pipeline)
     now = datetime.now(timezone.utc)
     results = [pipeline_state_check(facts), identity_check(facts)]
@@ -146,25 +208,21 @@ def collect_results(cmd, client, kind, names, storage_blob, artifacts):  # pylin
 
 def pipeline_state_check(facts):
     if facts.state == 'Succeeded':
-        return passed(NAME_PIPELINE, "{} pipeline '{}' exists and is Succeeded.".format(
-            facts.kind.capitalize(), facts.name))
-    return failed(NAME_PIPELINE, "The pipeline's provisioningState is {}, not Succeeded: runs cannot use it.".format(
-        facts.state), facts.recreate_command())
+        return passed(NAME_PIPELINE, PIPELINE_SUCCEEDED.format(kind=facts.kind.capitalize(), name=facts.name))
+    return failed(NAME_PIPELINE, PIPELINE_NOT_SUCCEEDED.format(facts.state), facts.recreate_command())
 
 
 def identity_check(facts):
     if facts.principal_known:
         kind = 'user-assigned' if facts.identity.get('userAssignedIdentities') else 'system-assigned'
-        return passed(NAME_IDENTITY, 'Its {} identity has principal id {}.'.format(kind, facts.principal))
+        return passed(NAME_IDENTITY, IDENTITY_KNOWN.format(kind, facts.principal))
     for resource_id in facts.identity.get('userAssignedIdentities') or {}:
-        return failed(NAME_IDENTITY, 'The principal id of its user-assigned identity is not known.',
-                      'az identity show --ids {} --query principalId --output tsv'.format(resource_id))
-    return failed(NAME_IDENTITY, 'The pipeline has no identity with a principal id: nothing can be granted to it.',
-                  facts.command('show', ' --query identity'))
+        return failed(NAME_IDENTITY, USER_IDENTITY_UNKNOWN, SHOW_IDENTITY_COMMAND.format(resource_id))
+    return failed(NAME_IDENTITY, NO_IDENTITY, facts.command('show', ' --query identity'))
 
 
 def _needs_principal(name):
-    return skipped(name, 'The principal id of the pipeline identity is not known (see {}).'.format(NAME_IDENTITY))
+    return skipped(name, PRINCIPAL_UNKNOWN.format(NAME_IDENTITY))
 
 
 # ---- SasToken mode: Key Vault, the token, storage with the token --------------------------------------------
@@ -177,17 +235,17 @@ def sas_token_checks(cli_ctx, facts, now):
     value, secret_result = read_pipeline_secret(cli_ctx, facts, fix)
     results.append(secret_result)
     if value is None:
-        why = 'The SAS token could not be read (see {}).'.format(NAME_SECRET)
+        why = TOKEN_UNREAD.format(NAME_SECRET)
         return results + [skipped(name, why) for name in SAS_RULE_NAMES + (NAME_CONTAINER,)], None
     try:
         sas = _sas.parse_sas(value)
     except _sas.SasFormatError as error:
-        results.append(failed(NAME_SAS, 'The secret does not hold a usable SAS token: {}.'.format(error), fix))
-        return results + [skipped(NAME_CONTAINER, 'No usable SAS token (see {}).'.format(NAME_SAS))], None
+        results.append(failed(NAME_SAS, NOT_A_SAS_TOKEN.format(error), fix))
+        return results + [skipped(NAME_CONTAINER, NO_USABLE_TOKEN.format(NAME_SAS))], None
     rules = _sas.sas_rules(sas, facts.kind, facts.options, now, fix)
     results.extend(rules)
     if any_failed(rules):
-        results.append(skipped(NAME_CONTAINER, 'Storage would refuse this token: fix it first (see the Sas checks).'))
+        results.append(skipped(NAME_CONTAINER, TOKEN_WOULD_BE_REFUSED))
         return results, None
     container_result, container = container_check(cli_ctx, facts, value, fix)
     results.append(container_result)
@@ -197,22 +255,17 @@ def sas_token_checks(cli_ctx, facts, now):
 def key_vault_checks(cli_ctx, facts):
     """([KeyVault, KeyVaultAccess], the vault's name or None)."""
     from azure.core.exceptions import HttpResponseError
-    unknown = skipped(NAME_KEY_VAULT_ACCESS, 'The vault is not known (see {}).'.format(NAME_KEY_VAULT))
-    # az keyvault list shows no properties: each vault's URI comes from az keyvault show.
-    list_vaults = ('az keyvault list --query "[].name" --output tsv | xargs -n 1 az keyvault show --query '
-                   'properties.vaultUri --output tsv --name')
+    unknown = skipped(NAME_KEY_VAULT_ACCESS, VAULT_UNKNOWN.format(NAME_KEY_VAULT))
     try:
         vault = find_vault(cli_ctx, facts.secret_uri)
     except HttpResponseError as error:
-        return [failed(NAME_KEY_VAULT, 'The Key Vaults of the subscription cannot be listed as you: {}.'.format(
-            _error_text(error)), list_vaults), unknown], None
+        return [failed(NAME_KEY_VAULT, VAULTS_NOT_LISTED.format(_error_text(error)), LIST_VAULTS_COMMAND),
+                unknown], None
     if vault is None:
-        return [failed(NAME_KEY_VAULT, "No Key Vault of the current subscription serves {} (the origin of the "
-                                       "pipeline's secret URI). Select the vault's subscription, or recreate the "
-                                       "pipeline with the right --secret-uri.".format(origin(facts.secret_uri)),
-                       list_vaults), unknown], None
+        return [failed(NAME_KEY_VAULT, NO_VAULT_SERVES.format(origin(facts.secret_uri)), LIST_VAULTS_COMMAND),
+                unknown], None
     model = 'Azure RBAC' if vault.properties.enable_rbac_authorization else 'access policies'
-    found = passed(NAME_KEY_VAULT, "Key Vault '{}' ({}) serves the secret.".format(vault.name, model))
+    found = passed(NAME_KEY_VAULT, VAULT_FOUND.format(vault.name, model))
     if not facts.principal_known:
         return [found, _needs_principal(NAME_KEY_VAULT_ACCESS)], vault.name
     return [found, key_vault_access_check(cli_ctx, facts, vault)], vault.name
@@ -221,28 +274,23 @@ def key_vault_checks(cli_ctx, facts):
 def key_vault_access_check(cli_ctx, facts, vault):
     if vault.properties.enable_rbac_authorization:
         holding = RoleHolding(cli_ctx, facts.principal, vault.id)
-        if holding.allows('Microsoft.KeyVault/vaults/secrets/getSecret/action'):
-            return passed(NAME_KEY_VAULT_ACCESS, 'The identity holds {} on the vault (Azure RBAC).'.format(
-                ', '.join(holding.names())))
-        return failed(NAME_KEY_VAULT_ACCESS, "The vault uses Azure RBAC and the identity holds no role that reads "
-                                             "secret values at the vault or above{}. `{}` grants it.".format(
-                                                 _held(holding), facts.command('grant')),
-                      'az role assignment create --assignee-object-id {} --assignee-principal-type ServicePrincipal '
-                      '--role "{}" --scope {}'.format(facts.principal, KEY_VAULT_ROLE, vault.id))
+        if holding.allows(SECRET_GET_ACTION):
+            return passed(NAME_KEY_VAULT_ACCESS, VAULT_ROLE_HELD.format(', '.join(holding.names())))
+        return failed(NAME_KEY_VAULT_ACCESS,
+                      VAULT_ROLE_MISSING.format(held=_held(holding), grant=facts.command('grant')),
+                      ROLE_ASSIGNMENT_COMMAND.format(principal=facts.principal, role=KEY_VAULT_ROLE, scope=vault.id))
     permissions = policy_secret_permissions(vault, facts.principal)
     if can_get_secrets(permissions):
-        return passed(NAME_KEY_VAULT_ACCESS, "An access policy gives the identity secret get.")
-    return failed(NAME_KEY_VAULT_ACCESS, "No access policy of vault '{}' gives the identity secret get{}. `{}` "
-                                         "grants it.".format(vault.name, ' (it has: {})'.format(
-                                             ', '.join(sorted(permissions))) if permissions else '',
-                                                             facts.command('grant')),
-                  'az keyvault set-policy --name {} --secret-permissions get --object-id {}'.format(
-                      vault.name, facts.principal))
+        return passed(NAME_KEY_VAULT_ACCESS, POLICY_GIVES_GET)
+    has = POLICY_HAS.format(', '.join(sorted(permissions))) if permissions else ''
+    return failed(NAME_KEY_VAULT_ACCESS,
+                  POLICY_LACKS_GET.format(vault=vault.name, has=has, grant=facts.command('grant')),
+                  SET_POLICY_COMMAND.format(vault=vault.name, principal=facts.principal))
 
 
 def _held(holding):
     names = holding.names()
-    return ' (it holds: {})'.format(', '.join(names)) if names else ''
+    return ROLES_HELD.format(', '.join(names)) if names else ''
 
 
 def read_pipeline_secret(cli_ctx, facts, fix):
@@ -254,13 +302,11 @@ def read_pipeline_secret(cli_ctx, facts, fix):
         value = read_secret(cli_ctx, facts.secret_uri)
     except SecretReadError as error:
         if error.status_code == 404:
-            return None, failed(NAME_SECRET, "The secret {} does not exist: {} ({}).".format(
-                facts.secret_uri, error.code, error), fix)
-        return None, skipped(NAME_SECRET, 'The secret cannot be read as you, so the token is not checked: {} {} '
-                                          '({}).'.format(error.status_code, error.code, error))
+            return None, failed(NAME_SECRET, SECRET_MISSING.format(facts.secret_uri, error.code, error), fix)
+        return None, skipped(NAME_SECRET, SECRET_UNREADABLE.format(error.status_code, error.code, error))
     except AzureError as error:
-        return None, skipped(NAME_SECRET, 'The vault cannot be reached from here: {}.'.format(_error_text(error)))
-    return value, passed(NAME_SECRET, 'The secret {} exists.'.format(facts.secret_uri))
+        return None, skipped(NAME_SECRET, VAULT_UNREACHABLE.format(_error_text(error)))
+    return value, passed(NAME_SECRET, SECRET_EXISTS.format(facts.secret_uri))
 
 
 def _secret_name_of(secret_uri):
@@ -269,7 +315,7 @@ def _secret_name_of(secret_uri):
 
 
 def _vault_name_of(secret_uri):
-    from ._permissions import vault_name
+    from ._access_guidance import vault_name
     return vault_name(secret_uri)
 
 
@@ -279,15 +325,16 @@ def container_check(cli_ctx, facts, sas_value, fix):
     container = container_client(cli_ctx, facts.container_uri, sas_value)
     error = _list_error(container)
     if error is None:
-        return passed(NAME_CONTAINER, "Container '{}' exists and lists with the token.".format(facts.container)), \
-            container
+        return passed(NAME_CONTAINER, CONTAINER_LISTS_WITH_TOKEN.format(facts.container)), container
     status, code, text = error
     if code == 'ContainerNotFound':
-        return failed(NAME_CONTAINER, "Container '{}' does not exist in storage account '{}'.".format(
-            facts.container, facts.account), 'az storage container create --account-name {} --name {}'.format(
-                facts.account, facts.container)), None
-    return failed(NAME_CONTAINER, "Storage refuses to list container '{}' with the token: {} {} ({}).".format(
-        facts.container, status or '', code, text), fix), None
+        return _container_missing(facts), None
+    return failed(NAME_CONTAINER, TOKEN_LIST_REFUSED.format(facts.container, status or '', code, text), fix), None
+
+
+def _container_missing(facts):
+    return failed(NAME_CONTAINER, CONTAINER_MISSING.format(container=facts.container, account=facts.account),
+                  CREATE_CONTAINER_COMMAND.format(facts.account, facts.container))
 
 
 def _list_error(container):
@@ -320,29 +367,25 @@ def managed_identity_checks(cli_ctx, facts):
     """([StorageAccount, StorageRole], the account or None)."""
     from azure.core.exceptions import HttpResponseError
     role = storage_role(facts.kind, facts.options)
-    unknown = skipped(NAME_STORAGE_ROLE, 'The storage account is not known (see {}).'.format(NAME_ACCOUNT))
-    list_accounts = 'az storage account list --query "[].primaryEndpoints.blob" --output tsv'
+    unknown = skipped(NAME_STORAGE_ROLE, ACCOUNT_UNKNOWN.format(NAME_ACCOUNT))
     try:
         account = find_storage_account(cli_ctx, facts.container_uri)
     except HttpResponseError as error:
-        return [failed(NAME_ACCOUNT, 'The storage accounts of the subscription cannot be listed as you: {}.'.format(
-            _error_text(error)), list_accounts), unknown], None
+        return [failed(NAME_ACCOUNT, ACCOUNTS_NOT_LISTED.format(_error_text(error)), LIST_ACCOUNTS_COMMAND),
+                unknown], None
     if account is None:
-        return [failed(NAME_ACCOUNT, 'No storage account of the current subscription has the blob endpoint of {}.'
-                       .format(facts.container_uri), list_accounts), unknown], None
-    found = passed(NAME_ACCOUNT, "Storage account '{}' serves the container.".format(account.name))
+        return [failed(NAME_ACCOUNT, NO_ACCOUNT_SERVES.format(facts.container_uri), LIST_ACCOUNTS_COMMAND),
+                unknown], None
+    found = passed(NAME_ACCOUNT, ACCOUNT_FOUND.format(account.name))
     if not facts.principal_known:
         return [found, _needs_principal(NAME_STORAGE_ROLE)], account
     holding = RoleHolding(cli_ctx, facts.principal, account.id)
     if holding.allows(*storage_actions(facts.kind, facts.options)):
-        return [found, passed(NAME_STORAGE_ROLE, 'The identity holds {} on the account.'.format(
-            ', '.join(holding.names())))], account
-    return [found, failed(NAME_STORAGE_ROLE, "The identity needs '{}' on storage account '{}' (or above){}. `{}` "
-                                             "grants it.".format(role, account.name, _held(holding),
-                                                                 facts.command('grant')),
-                          'az role assignment create --assignee-object-id {} --assignee-principal-type '
-                          'ServicePrincipal --role "{}" --scope {}'.format(facts.principal, role, account.id))], \
-        account
+        return [found, passed(NAME_STORAGE_ROLE, STORAGE_ROLE_HELD.format(', '.join(holding.names())))], account
+    missing = failed(NAME_STORAGE_ROLE, STORAGE_ROLE_MISSING.format(role=role, account=account.name,
+                                                                    held=_held(holding), grant=facts.command('grant')),
+                     ROLE_ASSIGNMENT_COMMAND.format(principal=facts.principal, role=role, scope=account.id))
+    return [found, missing], account
 
 
 def caller_container_check(cli_ctx, facts, account):
@@ -354,29 +397,26 @@ def caller_container_check(cli_ctx, facts, account):
     container = container_client(cli_ctx, facts.container_uri)
     error = _list_error(container)
     if error is None:
-        return container, passed(NAME_CONTAINER, "Container '{}' lists with your login.".format(facts.container))
+        return container, passed(NAME_CONTAINER, CONTAINER_LISTS_WITH_LOGIN.format(facts.container))
     if error[0] in (401, 403) and account is not None:
         key = _account_key(cli_ctx, account)
         if key:
             keyed = container_client(cli_ctx, facts.container_uri, {'account_name': account.name, 'account_key': key})
             key_error = _list_error(keyed)
             if key_error is None:
-                return keyed, passed(NAME_CONTAINER, "Container '{}' lists with the account key (your login was "
-                                                     "refused: {} {}).".format(facts.container, error[0], error[1]))
+                return keyed, passed(NAME_CONTAINER, CONTAINER_LISTS_WITH_KEY.format(facts.container, error[0],
+                                                                                     error[1]))
             error = key_error
     status, code, text = error
     if code == 'ContainerNotFound':
-        return None, failed(NAME_CONTAINER, "Container '{}' does not exist in storage account '{}'.".format(
-            facts.container, facts.account), 'az storage container create --account-name {} --name {}'.format(
-                facts.account, facts.container))
-    return None, skipped(NAME_CONTAINER, "Container '{}' cannot be listed as you, so its blobs are not checked: "
-                                         "{} {} ({}).".format(facts.container, status or '', code, text))
+        return None, _container_missing(facts)
+    return None, skipped(NAME_CONTAINER, CONTAINER_UNLISTABLE.format(facts.container, status or '', code, text))
 
 
 def _account_key(cli_ctx, account):
     """The account's first key, or None when ARM does not give it (no listKeys right, shared keys disabled)."""
     from azure.core.exceptions import HttpResponseError
-    from ._access import resource_group_of
+    from ._access_lookup import resource_group_of
     from ._sdk import storage_account_keys
     try:
         keys = storage_account_keys(cli_ctx, resource_group_of(account.id), account.name)
@@ -389,15 +429,12 @@ def _account_key(cli_ctx, account):
 
 def trigger_checks(facts, container, now):
     if not facts.trigger_enabled:
-        return [skipped(NAME_TRIGGER, 'The source trigger is disabled: blobs are imported only by pipeline-run '
-                                      'create.')]
+        return [skipped(NAME_TRIGGER, TRIGGER_DISABLED)]
     if container is None:
-        return [skipped(NAME_TRIGGER, 'The container cannot be listed from here, so its blobs are not judged (see '
-                                      'the storage checks).')]
+        return [skipped(NAME_TRIGGER, BLOBS_NOT_JUDGED)]
     blobs = [_facts_of(blob) for blob in container.list_blobs(include=['metadata'])]
     if not blobs:
-        return [passed(NAME_TRIGGER, "The container is empty: the trigger imports each transfer blob that lands "
-                                     "in it.")]
+        return [passed(NAME_TRIGGER, CONTAINER_EMPTY)]
     return [trigger_eligibility(blob, now, facts.place) for blob in blobs]
 
 
@@ -412,7 +449,7 @@ def storage_blob_check(facts, container, blob_name):
     from azure.core.exceptions import ResourceNotFoundError
     from ._blob_rules import NAME_STORAGE_BLOB
     if container is None:
-        return skipped(NAME_STORAGE_BLOB, 'The container cannot be read from here (see the storage checks).')
+        return skipped(NAME_STORAGE_BLOB, CONTAINER_UNREADABLE)
     try:
         existing = _facts_of(container.get_blob_client(blob_name).get_blob_properties())
     except ResourceNotFoundError:
@@ -445,20 +482,17 @@ def artifact_checks(cmd, facts, artifacts):
         client = RegistryDataClient(cmd.cli_ctx, registry_login_server(cmd, facts.resource_group, facts.registry))
         found = [client.manifest_exists(*split_artifact(artifact)) for artifact in artifacts]
     except RegistryUnreachable as error:
-        return [skipped(name, 'The registry cannot be reached from here: {}'.format(error)) for name in names]
+        return [skipped(name, REGISTRY_UNREACHABLE.format(error)) for name in names]
     except AzCLIError as error:
-        return [skipped(name, 'The registry cannot be read as you: {}'.format(error)) for name in names]
+        return [skipped(name, REGISTRY_UNREADABLE.format(error)) for name in names]
     return [artifact_result(name, artifact, exists, facts)
             for name, artifact, exists in zip(names, artifacts, found)]
 
 
 def artifact_result(name, artifact, exists, facts):
     if exists:
-        return passed(name, "'{}' exists in registry '{}'.".format(artifact, facts.registry))
-    repository = split_artifact(artifact)[0]
-    fix = 'az acr repository show-tags --name {} --repository {} --output table'.format(facts.registry, repository)
+        return passed(name, ARTIFACT_EXISTS.format(artifact, facts.registry))
+    fix = SHOW_TAGS_COMMAND.format(facts.registry, split_artifact(artifact)[0])
     if 'ContinueOnErrors' in facts.options:
-        return warning(name, "'{}' does not exist in registry '{}': with ContinueOnErrors the run skips it.".format(
-            artifact, facts.registry), fix)
-    return failed(name, "'{}' does not exist in registry '{}': the run would fail (check the spelling).".format(
-        artifact, facts.registry), fix)
+        return warning(name, ARTIFACT_SKIPPED.format(artifact, facts.registry), fix)
+    return failed(name, ARTIFACT_MISSING.format(artifact, facts.registry), fix)

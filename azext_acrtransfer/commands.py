@@ -20,19 +20,16 @@ def load_command_table(self, _):
     for kind, factory, table, validator in (
             ('export', cf_export_pipelines, export_pipeline_table, v.validate_export_pipeline_create),
             ('import', cf_import_pipelines, import_pipeline_table, v.validate_import_pipeline_create)):
-        custom = CliCommandType(operations_tmpl='azext_acrtransfer.{}_pipeline#{{}}'.format(kind),
-                                client_factory=factory)
-        with self.command_group('acr {}-pipeline'.format(kind), custom_command_type=custom, is_preview=True,
-                                client_factory=factory, exception_handler=redacting_exception_handler) as g:
+        with self.command_group('acr {}-pipeline'.format(kind), custom_command_type=pipeline_custom,
+                                is_preview=True, client_factory=factory,
+                                exception_handler=redacting_exception_handler) as g:
             g.custom_command('create', 'create_{}_pipeline'.format(kind), validator=validator,
                              transform=flatten_output, table_transformer=table)
-            g.custom_show_command('show', 'show_pipeline', custom_command_type=pipeline_custom,
-                                  validator=v.validate_existing_pipeline, transform=flatten_output,
-                                  table_transformer=table)
-            g.custom_command('list', 'list_pipelines', custom_command_type=pipeline_custom,
-                             validator=v.validate_registry_name, transform=flatten_output, table_transformer=table)
-            g.custom_command('delete', 'delete_pipeline', custom_command_type=pipeline_custom,
-                             validator=v.validate_existing_pipeline)
+            g.custom_show_command('show', 'show_pipeline', validator=v.validate_existing_pipeline,
+                                  transform=flatten_output, table_transformer=table)
+            g.custom_command('list', 'list_pipelines', validator=v.validate_registry_name, transform=flatten_output,
+                             table_transformer=table)
+            g.custom_command('delete', 'delete_pipeline', validator=v.validate_existing_pipeline)
             g.custom_command('check', 'check_{}_pipeline'.format(kind), custom_command_type=check_custom,
                              validator=v.validate_pipeline_check, table_transformer=check_table)
             g.custom_command('grant', 'grant_{}_pipeline'.format(kind), custom_command_type=grant_custom,

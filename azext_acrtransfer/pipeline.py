@@ -1,14 +1,38 @@
 # --------------------------------------------------------------------------------------------
 # Copyright (c) The acrtransfer authors. Licensed under the MIT License.
 # --------------------------------------------------------------------------------------------
-"""What export and import pipelines have in common: create flow, show, list, delete."""
+"""The export-pipeline and import-pipeline commands: create (one flow for both kinds), show, list, delete."""
 
 from knack.log import get_logger
 
-from ._permissions import permission_guidance
-from ._utils import delete_existing, get_existing
+from ._access_guidance import permission_guidance
+from ._existing import delete_existing, get_existing
+from ._wire import ExportPipeline, ImportPipeline, PipelineIdentity, StorageContainer
 
 logger = get_logger(__name__)
+
+CREATED_NOT_GRANTED = "Pipeline '{}' was created, but its access was not granted: {}"
+
+
+def create_export_pipeline(cmd, client, resource_group_name, registry_name, pipeline_name, storage_container_uri,
+                           secret_uri=None, storage_access_mode=None, options=None, assign_identity=None,
+                           grant_access=False):
+    pipeline = ExportPipeline(target=StorageContainer(storage_container_uri, storage_access_mode, secret_uri),
+                              identity=PipelineIdentity(assign_identity),
+                              options=tuple(options or ()))
+    return create_pipeline(cmd, client, (resource_group_name, registry_name, pipeline_name), pipeline, 'export',
+                           grant_access)
+
+
+def create_import_pipeline(cmd, client, resource_group_name, registry_name, pipeline_name, storage_container_uri,
+                           secret_uri=None, storage_access_mode=None, options=None, assign_identity=None,
+                           source_trigger_enabled=True, grant_access=False):
+    pipeline = ImportPipeline(source=StorageContainer(storage_container_uri, storage_access_mode, secret_uri),
+                              identity=PipelineIdentity(assign_identity),
+                              source_trigger_enabled=source_trigger_enabled is not False,
+                              options=tuple(options or ()))
+    return create_pipeline(cmd, client, (resource_group_name, registry_name, pipeline_name), pipeline, 'import',
+                           grant_access)
 
 
 def create_pipeline(cmd, operations, names, pipeline, kind, grant_access=False):  # pylint: disable=too-many-arguments
@@ -33,8 +57,7 @@ def _grant_after_create(cmd, created, kind):
     try:
         grant_pipeline_access(cmd, created, kind)
     except AzCLIError as error:
-        raise type(error)("Pipeline '{}' was created, but its access was not granted: {}".format(
-            created.get('name'), error)) from None
+        raise type(error)(CREATED_NOT_GRANTED.format(created.get('name'), error)) from None
 
 
 def show_pipeline(client, resource_group_name, registry_name, pipeline_name):

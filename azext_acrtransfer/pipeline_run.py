@@ -10,11 +10,12 @@ from azure.cli.core.azclierror import AzCLIError, AzureResponseError, InvalidArg
 from azure.core.exceptions import AzureError
 from knack.log import get_logger
 
+from ._access_guidance import (KEY_VAULT_ROLE, SET_POLICY_COMMAND, STORAGE_READER_ROLE, STORAGE_WRITER_ROLE,
+                               principal_id, vault_name)
 from ._client import DEFAULT_POLLING_INTERVAL
+from ._existing import delete_existing, get_existing
 from ._format import flatten_resource, is_running, run_status, start_time_of
 from ._progress import RunProgress
-from ._permissions import principal_id, vault_name
-from ._utils import delete_existing, get_existing
 from ._wire import MANAGED_IDENTITY, ExportRun, ImportRun
 
 logger = get_logger(__name__)
@@ -27,17 +28,18 @@ NOTHING_STARTED = ("Nothing was started: a run '%s' with these parameters exists
                    "again.")
 WAIT_TIMED_OUT = "Timed out waiting for pipeline run '{name}': it is still {status}."
 KEY_VAULT_HINT = ("Hint: the pipeline's identity could not read the SAS token secret. Grant it 'get' on secrets "
-                  "(az keyvault set-policy --name {vault} --secret-permissions get --object-id {principal}) or the "
-                  "'Key Vault Secrets User' role.")
+                  "({set_policy}) or the '{role}' role.")
 STORAGE_SAS_HINT = ("Hint: storage refused the SAS token. Check that it has not expired, grants the permissions "
                     "the run needs (export: read, write, list, create, add; import: read, list, and delete with "
                     "DeleteSourceBlobOnSuccess), covers service, container and object (srt=sco), and that the "
                     "account accepts it over https.")
-STORAGE_ROLE_HINT = ("Hint: storage refused the pipeline's managed identity. Assign it 'Storage Blob Data "
-                     "Contributor' (export, or import with DeleteSourceBlobOnSuccess) or 'Storage Blob Data "
-                     "Reader' (import) on the storage account.")
+STORAGE_ROLE_HINT = ("Hint: storage refused the pipeline's managed identity. Assign it '{writer}' (export, or import "
+                     "with DeleteSourceBlobOnSuccess) or '{reader}' (import) on the storage account.")
 TERMINAL_STATES = ('Succeeded', 'Failed', 'Canceled')
 CLEAN_SUMMARY = 'Deleted {deleted} failed pipeline-run(s); {failed} deletion(s) failed.'
+CLEAN_DRY_RUN = '%d failed pipeline-run(s) would be deleted.'
+CLEAN_ERROR = '{}: {}'
+NO_ERROR_MESSAGE = 'the service gave no error message'
 # At most as many deletions in flight as the client keeps connections (_client.CONNECTIONS_PER_HOST).
 DEFAULT_CLEAN_CONCURRENCY = 16
 MAX_CLEAN_CONCURRENCY = 16
@@ -199,7 +201,7 @@ def describe_failure(run, pipeline):
     """The run's own error message, and a hint when the cause is a known one (redacted on its way out by the
     commands' exception handler, see _redact.py)."""
     message = ((run.get('properties') or {}).get('response') or {}).get('pipelineRunErrorMessage') \
-        or 'the service gave no error message'
+        or NO_ERROR_MESSAGE
     text = RUN_FAILED.format(name=run.get('name'), message=message)
     hint = failure_hint(message, pipeline)
     return '{}\n{}'.format(text, hint) if hint else text
@@ -212,8 +214,12 @@ def failure_hint(message, pipeline):
         return None
     storage = pipeline_storage(pipeline)
     if any(marker in lowered for marker in _KEY_VAULT_MARKERS):
-        return KEY_VAULT_HINT.format(vault=vault_name(storage.get('keyVaultUri')), principal=principal_id(pipeline))
-    return STORAGE_ROLE_HINT if storage.get('storageAccessMode') == MANAGED_IDENTITY else STORAGE_SAS_HINT
+        set_policy = SET_POLICY_COMMAND.format(vault=vault_name(storage.get('keyVaultUri')),
+                                               principal=principal_id(pipeline))
+        return KEY_VAULT_HINT.format(set_policy=set_policy, role=KEY_VAULT_ROLE)
+    if storage.get('storageAccessMode') == MANAGED_IDENTITY:
+        return STORAGE_ROLE_HINT.format(writer=STORAGE_WRITER_ROLE, reader=STORAGE_READER_ROLE)
+    return STORAGE_SAS_HINT
 
 
 def show_pipeline_run(client, resource_group_name, registry_name, run_name):
@@ -253,15 +259,15 @@ def clean_pipeline_runs(cmd, client, resource_group_name, registry_name, dry_run
     failed = [run for run in client.pipeline_runs.list(resource_group_name, registry_name)
               if (run.get('properties') or {}).get('provisioningState') == 'Failed']
     if dry_run:
-        logger.warning('%d failed pipeline-run(s) would be deleted.', len(failed))
+        logger.warning(CLEAN_DRY_RUN, len(failed))
         return failed
     names = [run['name'] for run in failed]
     errors = delete_runs(client, resource_group_name, registry_name, names, concurrency)
     deleted = [name for name in names if name not in errors]
     summary = CLEAN_SUMMARY.format(deleted=len(deleted), failed=len(errors))
     if errors:
-        raise AzureResponseError('{}\n{}'.format(summary, '\n'.join(
-            '{}: {}'.format(name, errors[name]) for name in names if name in errors)))
+        lines = [CLEAN_ERROR.format(name, errors[name]) for name in names if name in errors]
+        raise AzureResponseError('\n'.join([summary] + lines))
     logger.warning(summary)
     return {'deleted': len(deleted), 'failed': 0, 'deletedRuns': deleted}
 

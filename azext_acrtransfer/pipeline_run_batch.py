@@ -22,8 +22,8 @@ from azure.cli.core.azclierror import AzureResponseError, InvalidArgumentValueEr
 from knack.log import get_logger
 
 from . import _batch_plan as plan
+from ._existing import get_existing
 from ._redact import redact
-from ._utils import get_existing
 from ._validators import DEFAULT_MAX_CONCURRENT_RUNS, normalize_artifact, read_batch_manifest
 from ._wire import ExportRun, ImportRun
 from .pipeline_run import describe_failure
@@ -42,6 +42,8 @@ BATCH_FAILED = ("{failed} of {total} batch(es) failed:\n{details}\nThe other bat
                 "the same command again: it skips the batches that succeeded and runs the failed ones again.")
 NO_MATCHING_TAGS = "No tag of repository '{repository}' matches --tag-filter '{pattern}' ({count} tag(s) listed)."
 NO_TAGS = "Repository '{repository}' has no tags."
+NOT_STARTED = 'the run could not be started: {}'
+STATE_UNREADABLE = 'its state could not be read: {}'
 NOT_EXPORTED = "its export did not succeed (status {status}), so there is no blob to import"
 INTERRUPTED = ("Interrupted: the runs already started go on in the service. Run the same command again to follow "
                "them and start the rest.")
@@ -271,8 +273,7 @@ class _BatchRunner:  # pylint: disable=too-many-instance-attributes
         try:
             poller = self.client.pipeline_runs.begin_create_or_update(self.group, self.registry, batch.run_name, body)
         except AzureError as error:   # refused (4xx) or unreachable: this batch fails, the others go on
-            self._end(Outcome(batch, decision.action, plan.FAILED, error='the run could not be started: {}'.format(
-                error.message)))
+            self._end(Outcome(batch, decision.action, plan.FAILED, error=NOT_STARTED.format(error.message)))
             return None
         poller.add_done_callback(lambda _: self.wake.set())
         return _Active(batch, decision, batch.run_name, poller)
@@ -290,7 +291,7 @@ class _BatchRunner:  # pylint: disable=too-many-instance-attributes
             if item.failed_reads < MAX_FAILED_READS:
                 return False   # a read that failed says nothing about the run: ask again next round
             self._end(Outcome(item.batch, item.decision.action, plan.FAILED,
-                              error='its state could not be read: {}'.format(error.message)))
+                              error=STATE_UNREADABLE.format(error.message)))
             return True
         item.failed_reads = 0
         state = plan.run_state(run)

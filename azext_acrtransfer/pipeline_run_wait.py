@@ -10,8 +10,8 @@ from azure.cli.core.azclierror import UnclassifiedUserFault
 from knack.log import get_logger
 
 from ._client import DEFAULT_POLLING_INTERVAL
+from ._existing import get_existing
 from ._format import flatten_resource, start_time_of, started_by_source_trigger
-from ._utils import get_existing
 from .pipeline_run import follow_existing_run, run_pipeline_name
 
 logger = get_logger(__name__)

@@ -9,7 +9,7 @@ import pytest
 from azure.cli.core.azclierror import UnauthorizedError
 from azure.core.exceptions import HttpResponseError
 
-from azext_acrtransfer import _access
+from azext_acrtransfer import _access_lookup
 from azext_acrtransfer._format import check_table
 from azext_acrtransfer.check import PipelineFacts, split_artifact
 from azext_acrtransfer.grant import _refused_as_unauthorized
@@ -23,15 +23,15 @@ UAI = '/subscriptions/s/resourcegroups/rg/providers/Microsoft.ManagedIdentity/us
     ('https://127.0.0.1:30102/', 'https://127.0.0.1:30102'),
 ])
 def test_origin(uri, expected):
-    assert _access.origin(uri) == expected
+    assert _access_lookup.origin(uri) == expected
 
 
 def test_scope_covers_the_resource_and_its_children_only():
     account = '/subscriptions/s/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/acct'
-    assert _access._covers('/subscriptions/s', account)  # pylint: disable=protected-access
-    assert _access._covers(account, account)  # pylint: disable=protected-access
-    assert not _access._covers(account + '2', account)  # pylint: disable=protected-access
-    assert not _access._covers(account + '/blobServices/default', account)  # pylint: disable=protected-access
+    assert _access_lookup._covers('/subscriptions/s', account)  # pylint: disable=protected-access
+    assert _access_lookup._covers(account, account)  # pylint: disable=protected-access
+    assert not _access_lookup._covers(account + '2', account)  # pylint: disable=protected-access
+    assert not _access_lookup._covers(account + '/blobServices/default', account)  # pylint: disable=protected-access
 
 
 def permission(data_actions, not_data_actions=()):
@@ -39,7 +39,8 @@ def permission(data_actions, not_data_actions=()):
 
 
 def test_role_actions_with_wildcards_and_exclusions():
-    action, allowed = _access.SECRET_GET_ACTION, _access._action_allowed  # pylint: disable=protected-access
+    action = _access_lookup.SECRET_GET_ACTION
+    allowed = _access_lookup._action_allowed  # pylint: disable=protected-access
     assert allowed(action, permission(['Microsoft.KeyVault/vaults/*']))
     assert allowed(action.upper(), permission([action]))
     assert not allowed(action, permission(['Microsoft.KeyVault/vaults/*'], ['Microsoft.KeyVault/vaults/secrets/*']))
@@ -47,19 +48,19 @@ def test_role_actions_with_wildcards_and_exclusions():
 
 
 def test_storage_actions_per_kind():
-    read, write, delete = (_access.BLOB_ACTION.format(a) for a in ('read', 'write', 'delete'))
-    assert _access.storage_actions('export', []) == [read, write]
-    assert _access.storage_actions('import', []) == [read]
-    assert _access.storage_actions('import', ['DeleteSourceBlobOnSuccess']) == [read, delete]
+    read, write, delete = (_access_lookup.BLOB_ACTION.format(a) for a in ('read', 'write', 'delete'))
+    assert _access_lookup.storage_actions('export', []) == [read, write]
+    assert _access_lookup.storage_actions('import', []) == [read]
+    assert _access_lookup.storage_actions('import', ['DeleteSourceBlobOnSuccess']) == [read, delete]
 
 
 def test_access_policy_permissions_of_one_principal():
     vault = SimpleNamespace(properties=SimpleNamespace(access_policies=[
         SimpleNamespace(object_id='P1', permissions=SimpleNamespace(secrets=['Get', 'List'])),
         SimpleNamespace(object_id='p2', permissions=SimpleNamespace(secrets=['all']))]))
-    assert _access.policy_secret_permissions(vault, 'p1') == {'get', 'list'}
-    assert _access.can_get_secrets(_access.policy_secret_permissions(vault, 'p2'))
-    assert not _access.can_get_secrets(_access.policy_secret_permissions(vault, 'p3'))
+    assert _access_lookup.policy_secret_permissions(vault, 'p1') == {'get', 'list'}
+    assert _access_lookup.can_get_secrets(_access_lookup.policy_secret_permissions(vault, 'p2'))
+    assert not _access_lookup.can_get_secrets(_access_lookup.policy_secret_permissions(vault, 'p3'))
 
 
 def facts(kind='export', mode='SasToken', options=None, identity=None, trigger='Enabled'):

@@ -330,7 +330,7 @@ def test_a_missing_run_lists_the_newest_runs_first_and_at_most_twenty():
 
 
 def test_a_misspelt_pipeline_name_leads_the_existing_names_however_many_there_are():
-    from azext_acrtransfer._utils import MAX_NAMES_SHOWN, most_like_first
+    from azext_acrtransfer._existing import MAX_NAMES_SHOWN, most_like_first
     names = ['pipe{:03d}'.format(index) for index in range(MAX_NAMES_SHOWN * 2)] + ['zexporter42']
     ordered = most_like_first('zexporter4', names)
     assert ordered[0] == 'zexporter42' and sorted(ordered) == sorted(names)

@@ -1,7 +1,7 @@
 # --------------------------------------------------------------------------------------------
 # Copyright (c) The acrtransfer authors. Licensed under the MIT License.
 # --------------------------------------------------------------------------------------------
-"""Helpers shared by the pipeline and pipeline-run commands."""
+"""An existing pipeline or run: get it, or delete it, with a not-found error that names what does exist."""
 
 from azure.cli.core.azclierror import ResourceNotFoundError
 

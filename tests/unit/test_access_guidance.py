@@ -1,7 +1,7 @@
 # --------------------------------------------------------------------------------------------
 # Copyright (c) The acrtransfer authors. Licensed under the MIT License.
 # --------------------------------------------------------------------------------------------
-from azext_acrtransfer._permissions import permission_guidance, storage_account_name, vault_name
+from azext_acrtransfer._access_guidance import permission_guidance, storage_account_name, vault_name
 
 UAI = '/subscriptions/s/resourcegroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id1'
 

@@ -12,20 +12,27 @@ STORAGE_WRITER_ROLE = 'Storage Blob Data Contributor'
 STORAGE_READER_ROLE = 'Storage Blob Data Reader'
 UNKNOWN_PRINCIPAL = '<principal id of the pipeline identity>'
 
+# The commands that grant what a pipeline identity needs, for one who may (check's fixes, grant's refusals).
+ROLE_ASSIGNMENT_COMMAND = ('az role assignment create --assignee-object-id {principal} --assignee-principal-type '
+                           'ServicePrincipal --role "{role}" --scope {scope}')
+SET_POLICY_COMMAND = 'az keyvault set-policy --name {vault} --secret-permissions get --object-id {principal}'
+
 SAS_TOKEN_GUIDANCE = """\
 Pipeline '{name}' reads its SAS token from Key Vault: its identity (principal id {principal}) needs permission to get \
 the secret.
   Key Vault with Azure RBAC:
-    az role assignment create --assignee-object-id {principal} --assignee-principal-type ServicePrincipal \
---role "{role}" --scope $(az keyvault show --name {vault} --query id --output tsv)
+    {assign_role}
   Key Vault with access policies:
-    az keyvault set-policy --name {vault} --secret-permissions get --object-id {principal}"""
+    {set_policy}"""
 
 MANAGED_IDENTITY_GUIDANCE = """\
 Pipeline '{name}' reaches storage with its managed identity (principal id {principal}): it needs the role \
 '{role}' on storage account '{account}'{why}.
-    az role assignment create --assignee-object-id {principal} --assignee-principal-type ServicePrincipal \
---role "{role}" --scope $(az storage account show --name {account} --query id --output tsv)"""
+    {assign_role}"""
+
+# The resource id of a vault or a storage account, as the shell looks it up when the guidance's command runs.
+VAULT_ID_LOOKUP = '$(az keyvault show --name {} --query id --output tsv)'
+ACCOUNT_ID_LOOKUP = '$(az storage account show --name {} --query id --output tsv)'
 
 
 def principal_id(pipeline):
@@ -89,7 +96,13 @@ def _access_guidance(pipeline, kind):
         role = storage_role(kind, options)
         why = ' (DeleteSourceBlobOnSuccess deletes the blob)' if role == STORAGE_WRITER_ROLE and kind == 'import' \
             else ''
+        account = storage_account_name(storage.get('uri'))
+        assign_role = ROLE_ASSIGNMENT_COMMAND.format(principal=principal, role=role,
+                                                     scope=ACCOUNT_ID_LOOKUP.format(account))
         return MANAGED_IDENTITY_GUIDANCE.format(name=pipeline.get('name'), principal=principal, role=role,
-                                                account=storage_account_name(storage.get('uri')), why=why)
-    return SAS_TOKEN_GUIDANCE.format(name=pipeline.get('name'), principal=principal, role=KEY_VAULT_ROLE,
-                                     vault=vault_name(storage.get('keyVaultUri')))
+                                                account=account, why=why, assign_role=assign_role)
+    vault = vault_name(storage.get('keyVaultUri'))
+    assign_role = ROLE_ASSIGNMENT_COMMAND.format(principal=principal, role=KEY_VAULT_ROLE,
+                                                 scope=VAULT_ID_LOOKUP.format(vault))
+    return SAS_TOKEN_GUIDANCE.format(name=pipeline.get('name'), principal=principal, assign_role=assign_role,
+                                     set_policy=SET_POLICY_COMMAND.format(vault=vault, principal=principal))
