@@ -123,7 +123,8 @@ def test_list_status_selects_by_the_runs_outcome(status, names):
     assert sorted(run['name'] for run in json.loads(result.stdout)) == names
 
 
-def test_clean_deletes_exactly_the_failed_runs_and_leaves_the_running_one_alone():
+def test_clean_deletes_exactly_the_failed_runs_and_leaves_the_running_one_alone(monkeypatch):
+    monkeypatch.setenv('AZURE_ACRTRANSFER_CLEAN_CONCURRENCY', '1')   # the replay answers in order
     deletes = [answer(DELETE, RUN_URL.replace('myrun01', name), '', 200) for name in ('failed1', 'failed2')]
     with strict_replay([listing()] + deletes) as replay:
         result = run_az(['acr', 'pipeline-run', 'clean', *REG])
