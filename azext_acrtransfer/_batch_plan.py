@@ -14,6 +14,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Optional, Tuple
 
+from . import _runs
+
 MAX_ARTIFACTS_PER_RUN = 50   # the service's limit for one export run
 INDEX_WIDTH = 3              # 999 batches (49,950 artifacts) before the names grow a digit
 MANIFEST_FORMAT = 'acrtransfer/pipeline-run-batch-manifest/v1'
@@ -26,8 +28,7 @@ FOLLOW = 'follow'        # a run for this batch is in progress: wait for it
 TRIGGERED = 'triggered'  # import: the source trigger already imported this blob
 CONFLICT = 'conflict'    # a run of that name is in progress with another request: the batch cannot start
 
-RUNNING_STATES = ('Creating', 'Updating', 'Running', 'Accepted', 'InProgress')
-SUCCEEDED, FAILED = 'Succeeded', 'Failed'
+SUCCEEDED, FAILED, RUNNING = _runs.SUCCEEDED, _runs.FAILED, _runs.RUNNING
 
 # Why a batch gets its action (shown per batch), and what is wrong with a manifest (in --manifest-file's error).
 NEW = 'new'
@@ -130,20 +131,6 @@ def matching_tags(tags, pattern=None):
 
 # ---- what to do with each batch -----------------------------------------------------------------------------
 
-def run_state(run):
-    """Succeeded, Failed, Canceled or one of RUNNING_STATES, from either state field (a failed run may still
-    say provisioningState Succeeded with response.status Failed)."""
-    properties = (run or {}).get('properties') or {}
-    states = (properties.get('provisioningState'), (properties.get('response') or {}).get('status'))
-    if FAILED in states:
-        return FAILED
-    if 'Canceled' in states:
-        return 'Canceled'
-    if any(state in RUNNING_STATES for state in states):
-        return 'Running'
-    return properties.get('provisioningState') or 'Running'
-
-
 def _request(run):
     return ((run or {}).get('properties') or {}).get('request') or {}
 
@@ -182,8 +169,8 @@ def _follow_or_conflict(batch, existing, same):
 def decide_export(batch, pipeline_id, existing):
     if existing is None:
         return Decision(CREATE, NEW)
-    state, same = run_state(existing), is_same_export(existing, batch, pipeline_id)
-    if state == 'Running':
+    state, same = _runs.outcome(existing), is_same_export(existing, batch, pipeline_id)
+    if state == RUNNING:
         return _follow_or_conflict(batch, existing, same)
     if state == SUCCEEDED and same:
         return Decision(SKIP, SUCCEEDED_SAME_ARTIFACTS, existing)
@@ -195,19 +182,19 @@ def decide_export(batch, pipeline_id, existing):
 def decide_import(batch, pipeline_id, existing, runs):
     """`existing`: the run named after the batch, or None; `runs`: every run of the registry, for triggered ones.
     A blob imported once, by an earlier batch run or by the source trigger, is not imported again."""
-    if existing is not None and run_state(existing) == SUCCEEDED and is_same_import(existing, batch, pipeline_id):
+    if existing is not None and _runs.outcome(existing) == SUCCEEDED and is_same_import(existing, batch, pipeline_id):
         return Decision(SKIP, SUCCEEDED_SAME_BLOB, existing)
     triggered = [run for run in runs if is_triggered(run) and run.get('name') != batch.run_name
                  and is_same_import(run, batch, pipeline_id)]
-    imported = next((run for run in triggered if run_state(run) == SUCCEEDED), None)
+    imported = next((run for run in triggered if _runs.outcome(run) == SUCCEEDED), None)
     if imported is not None:
         return Decision(TRIGGERED, IMPORTED_BY_TRIGGER.format(imported['name']), imported)
-    if existing is not None and run_state(existing) == 'Running':
+    if existing is not None and _runs.outcome(existing) == RUNNING:
         return _follow_or_conflict(batch, existing, is_same_import(existing, batch, pipeline_id))
-    importing = next((run for run in triggered if run_state(run) == 'Running'), None)
+    importing = next((run for run in triggered if _runs.outcome(run) == RUNNING), None)
     if importing is not None:
         return Decision(FOLLOW, IMPORTING_BY_TRIGGER.format(importing['name']), importing)
-    return Decision(RERUN, ENDED_BEFORE.format(run_state(existing)), existing) if existing is not None \
+    return Decision(RERUN, ENDED_BEFORE.format(_runs.outcome(existing)), existing) if existing is not None \
         else Decision(CREATE, NEW)
 
 

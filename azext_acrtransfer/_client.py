@@ -18,7 +18,7 @@ import json
 
 from azure.cli.core.azclierror import AzureResponseError
 from azure.core.configuration import Configuration
-from azure.core.exceptions import DecodeError, HttpResponseError, ResourceNotFoundError, map_error
+from azure.core.exceptions import AzureError, DecodeError, HttpResponseError, ResourceNotFoundError, map_error
 from azure.core.paging import ItemPaged
 from azure.core.pipeline import policies
 from azure.core.pipeline.transport import RequestsTransport  # pylint: disable=no-name-in-module
@@ -58,6 +58,19 @@ class AsyncOperationFailed(HttpResponseError):
         detail = '({}) {}'.format(code, service_message) if code else service_message
         super().__init__(message='{} ended {}{}'.format(operation, status, ': ' + detail if detail else
                                                         ' without an error message'), response=response)
+
+
+def is_transient(error):
+    """Whether a failed read says nothing about the resource (a reset, a timeout, a 5xx or 429 after az's own retries,
+    an answer that is not ARM's JSON): a follower asks again. A 4xx (the run is gone, access is denied) is final."""
+    if isinstance(error, AzureResponseError):   # not_json_error: a proxy or gateway answered
+        return True
+    if isinstance(error, ResourceNotFoundError):
+        return False
+    if isinstance(error, HttpResponseError):
+        status = error.status_code
+        return status is None or status >= 500 or status == 429
+    return isinstance(error, AzureError)
 
 
 def not_json_error(operation, response):
@@ -221,6 +234,15 @@ def _json_body(operation):
     return parse
 
 
+def retry_after(response):
+    """The Retry-After header in seconds (ARM sends a number), or None when absent or not a number."""
+    try:
+        seconds = float(response.headers.get('Retry-After'))
+    except (TypeError, ValueError):
+        return None
+    return seconds if seconds >= 0 else None
+
+
 class ResourceOperations:
     """get / list / create-or-update / delete of one child collection of a registry."""
 
@@ -238,6 +260,12 @@ class ResourceOperations:
         operation = self._operation('GET', name)
         answer = self._client.send('GET', self.url(resource_group, registry, name), operation=operation)
         return _json_body(operation)(answer)
+
+    def get_paced(self, resource_group, registry, name):
+        """(the resource, the seconds its Retry-After header asks a follower to wait before the next GET, or None)."""
+        operation = self._operation('GET', name)
+        answer = self._client.send('GET', self.url(resource_group, registry, name), operation=operation)
+        return _json_body(operation)(answer), retry_after(answer.http_response)
 
     def list(self, resource_group, registry):
         first_url = _wire.collection_path(self._client.subscription_id, resource_group, registry, self.collection)
@@ -272,6 +300,7 @@ class ResourceOperations:
         operation = self._operation('PUT', name)
         initial = self._client.send('PUT', self.url(resource_group, registry, name), body, operation=operation)
         if no_wait:
+            _json_body(operation)(initial)   # an answer that is not JSON is an error here too, not a silent success
             return self._client.answered(initial, _json_body(operation))
         return self._client.begin(initial, _json_body(operation), operation, polling_interval, on_status)
 

@@ -7,11 +7,11 @@ import re
 from collections import OrderedDict
 from datetime import datetime, timedelta, timezone
 
+from . import _runs
 from ._redact import redact
 
 _TIMESTAMP_RE = re.compile(r'^(\d{4})-(\d\d)-(\d\d)[T ](\d\d):(\d\d):(\d\d)(?:\.(\d+))?(Z|[+-]\d\d:?\d\d)?$',
                            re.IGNORECASE)
-TERMINAL_STATES = ('Succeeded', 'Failed', 'Canceled')
 # Service messages run to hundreds of characters; a table cell shows the start, -o json the whole message.
 TABLE_MESSAGE_LIMIT = 80
 
@@ -118,31 +118,6 @@ def started_by_source_trigger(run):
     return is_import_run(run) and '_' in (run.get('name') or '')
 
 
-def progress_percentage(run):
-    """The run's response.progress.percentage (a string on the wire) as an int, or None when absent."""
-    value = (((run.get('response') or {}).get('progress')) or {}).get('percentage')
-    try:
-        return max(0, min(100, int(float(value))))
-    except (TypeError, ValueError):
-        return None
-
-
-def is_running(run):
-    """response.status is the run's own state; the spec's example shows provisioningState Succeeded (the
-    resource was created) beside status Running, so provisioningState counts only when there is no status."""
-    status = (run.get('response') or {}).get('status') or run.get('provisioningState')
-    return status not in TERMINAL_STATES
-
-
-def run_status(run):
-    """The run's status; while it runs, with its progress (e.g. 'Running 40%')."""
-    status = (run.get('response') or {}).get('status') or run.get('provisioningState') or ''
-    percentage = progress_percentage(run)
-    if is_running(run) and percentage is not None:
-        return '{} {}%'.format(status, percentage)
-    return status
-
-
 def shorten(text, limit=TABLE_MESSAGE_LIMIT):
     """One table cell: whitespace folded, cut at `limit` characters (the full text stays in -o json)."""
     folded = ' '.join((text or '').split())
@@ -157,7 +132,7 @@ def _pipeline_run_row(run):
                         ('START_TIME', format_start_time(response.get('startTime'))),
                         ('DURATION', format_duration(response.get('startTime'), response.get('finishTime'))),
                         ('SOURCE_TRIGGER', source_trigger),
-                        ('STATUS', run_status(run)),
+                        ('STATUS', _runs.display_status(run)),
                         ('ERROR_MESSAGE', shorten(response.get('pipelineRunErrorMessage')))])
 
 
@@ -183,7 +158,7 @@ def _pipeline_run_batch_row(item):
     blob = (request.get('target') or request.get('source') or {}).get('name')
     return OrderedDict([('NAME', item.get('name')), ('STORAGE_BLOB', blob),
                         ('ARTIFACTS', len(request.get('artifacts') or response.get('importedArtifacts') or [])),
-                        ('STATUS', response.get('status') or item.get('provisioningState')),
+                        ('STATUS', _runs.display_status(item)),
                         ('START_TIME', format_start_time(response.get('startTime'))),
                         ('DURATION', format_duration(response.get('startTime'), response.get('finishTime'))),
                         ('ERROR_MESSAGE', response.get('pipelineRunErrorMessage') or '')])

@@ -5,10 +5,10 @@
 
 from azure.cli.core.commands.parameters import get_enum_type, get_three_state_flag
 
+from ._runs import OUTCOMES as RUN_STATUSES
 from ._validators import DEFAULT_MAX_CONCURRENT_RUNS, MAX_CONCURRENT_RUNS
 from ._wire import EXPORT_OPTIONS, IMPORT_OPTIONS, STORAGE_ACCESS_MODES
 
-RUN_STATUSES = ('Succeeded', 'Failed', 'Running')
 OPTION_HELP = {
     'OverwriteBlobs': 'an export replaces a blob of the same name instead of failing',
     'OverwriteTags': 'an import moves existing tags of the target registry to the imported images instead of '
@@ -85,7 +85,7 @@ def load_arguments(self, _):
         c.argument('pipeline_name', options_list=['--pipeline', '-p'],
                    help='Only the runs of the export or import pipeline of this name.')
         c.argument('status', arg_type=get_enum_type(RUN_STATUSES),
-                   help='Only the runs in this state (Running: not finished yet).')
+                   help='Only the runs that ended so, or (Running) have not finished yet.')
     with self.argument_context('acr pipeline-run wait') as c:
         c.argument('run_name', options_list=['--name', '-n'], help='The name of the pipeline-run to wait for.')
         c.argument('pipeline_name', options_list=['--pipeline', '-p'],

@@ -14,7 +14,7 @@ import time
 
 from knack.log import get_logger
 
-from ._format import progress_percentage
+from . import _runs
 
 logger = get_logger(__name__)
 
@@ -38,7 +38,7 @@ class RunProgress:
         self._last_line = None  # (percentage, time) of the last line written
 
     def update(self, run):
-        percentage = progress_percentage(((run or {}).get('properties')) or {})
+        percentage = _runs.progress(run)
         if self.quiet or percentage is None:
             return
         if self.progress_bar is not None:

@@ -10,19 +10,21 @@ from azure.cli.core.azclierror import AzCLIError, AzureResponseError, InvalidArg
 from azure.core.exceptions import AzureError
 from knack.log import get_logger
 
+from . import _runs
 from ._access_guidance import (KEY_VAULT_ROLE, SET_POLICY_COMMAND, STORAGE_READER_ROLE, STORAGE_WRITER_ROLE,
                                principal_id, vault_name)
-from ._client import DEFAULT_POLLING_INTERVAL
+from ._client import DEFAULT_POLLING_INTERVAL, is_transient
 from ._existing import delete_existing, get_existing
-from ._format import flatten_resource, is_running, run_status, start_time_of
+from ._format import start_time_of
 from ._progress import RunProgress
 from ._wire import MANAGED_IDENTITY, ExportRun, ImportRun
 
 logger = get_logger(__name__)
 
 RUN_FAILED = "Pipeline run '{name}' failed: {message}"
-RUN_STILL_GOING = ("Pipeline run '{name}' failed: the service ended its operation {status} without an error message, "
-                   "and the run reads '{state}'. Its own message may follow: az acr pipeline-run show -n {name}")
+RUN_CANCELED = "Pipeline run '{name}' was canceled: {message}"
+RUN_STILL_GOING = ("Pipeline run '{name}' failed: {operation}; the run still reads '{state}'. Its own message may "
+                   "follow: az acr pipeline-run show -n {name}")
 RUN_STARTED = "Pipeline run '%s' is running (%s of blob '%s'); waiting until it finishes."
 NOTHING_STARTED = ("Nothing was started: a run '%s' with these parameters exists; add --force-redeploy to run it "
                    "again.")
@@ -35,11 +37,10 @@ STORAGE_SAS_HINT = ("Hint: storage refused the SAS token. Check that it has not 
                     "account accepts it over https.")
 STORAGE_ROLE_HINT = ("Hint: storage refused the pipeline's managed identity. Assign it '{writer}' (export, or import "
                      "with DeleteSourceBlobOnSuccess) or '{reader}' (import) on the storage account.")
-TERMINAL_STATES = ('Succeeded', 'Failed', 'Canceled')
+LEFT_RUNNING = '%d pipeline-run(s) still running are left alone.'
 CLEAN_SUMMARY = 'Deleted {deleted} failed pipeline-run(s); {failed} deletion(s) failed.'
 CLEAN_DRY_RUN = '%d failed pipeline-run(s) would be deleted.'
 CLEAN_ERROR = '{}: {}'
-NO_ERROR_MESSAGE = 'the service gave no error message'
 # At most as many deletions in flight as the client keeps connections (_client.CONNECTIONS_PER_HOST).
 DEFAULT_CLEAN_CONCURRENCY = 16
 MAX_CLEAN_CONCURRENCY = 16
@@ -49,20 +50,17 @@ BAD_CLEAN_CONCURRENCY = ("Invalid acrtransfer.clean_concurrency '{value}': give 
 _FORBIDDEN_MARKERS = ('403', 'forbidden', 'authorizationfailure', 'authorizationpermissionmismatch',
                       'authenticationfailed', 'not authorized', 'does not have')
 _KEY_VAULT_MARKERS = ('key vault', 'keyvault', 'vault.azure', 'secret')
-# When a failed operation gives no reason, the run's own message is read until the run is terminal, this often.
+# After a failed operation the run is read until it is finished (for its own message), at most this often.
 FAILURE_REREADS = 12
-FAILURE_REREAD_INTERVAL = 5  # seconds
 
 
 def create_pipeline_run(cmd, client, resource_group_name, registry_name, pipeline_name, run_name, pipeline_type,
                         storage_blob, artifacts=None, force_redeploy=False, no_wait=False):
-    """GET the pipeline (its id goes into the request), PUT the run, and follow it to a terminal state.
+    """GET the pipeline (its id goes into the request), PUT the run, and follow the run until it is finished.
 
     A PUT with the properties of an existing run starts nothing (ARM PUTs are idempotent): without
     --force-redeploy that case is told apart up front, and the existing run's outcome is the command's.
     """
-    from azure.core.exceptions import HttpResponseError
-
     pipelines = client.export_pipelines if pipeline_type == 'export' else client.import_pipelines
     pipeline = get_existing(pipelines, resource_group_name, registry_name, pipeline_name)
     force_update_tag = datetime.now(timezone.utc).isoformat() if force_redeploy else None
@@ -83,7 +81,7 @@ def create_pipeline_run(cmd, client, resource_group_name, registry_name, pipelin
     progress = None if no_wait else RunProgress(cmd.cli_ctx, run_name)
 
     def show_progress():
-        # After each status check of the operation (the outcome), the run itself, for its progress.
+        # After each status check of the operation, the run itself, for its progress.
         progress.update(_read_quietly(client, resource_group_name, registry_name, run_name))
 
     poller = client.pipeline_runs.begin_create_or_update(resource_group_name, registry_name, run_name, body,
@@ -92,12 +90,26 @@ def create_pipeline_run(cmd, client, resource_group_name, registry_name, pipelin
         return None
     logger.warning(RUN_STARTED, run_name, pipeline_type, storage_blob)
     try:
-        result = poller.result()
-    except HttpResponseError as error:
-        result = run_after_failed_polling(client, resource_group_name, registry_name, run_name, pipeline, error)
+        operation_error = operation_failure(poller)
+        # The operation may end long before the run (the spec's lifecycle): the run says when it is finished.
+        run = follow_run(client, resource_group_name, registry_name, run_name, progress,
+                         reads=FAILURE_REREADS if operation_error else None)
     finally:
         progress.end()
-    return outcome(result, pipeline)
+    return outcome(run, pipeline, operation_error)
+
+
+def operation_failure(poller):
+    """The PUT's operation followed to its end: the AsyncOperationFailed when it ended Failed or Canceled, else None.
+    Any other polling error is left to the run's own reads, which tolerate what is transient."""
+    from ._client import AsyncOperationFailed
+    try:
+        poller.result()
+    except AsyncOperationFailed as error:
+        return error
+    except AzureError as error:
+        logger.debug('Following the operation failed (%s); the run is read instead.', error)
+    return None
 
 
 def _existing_run(client, resource_group_name, registry_name, run_name):
@@ -118,78 +130,73 @@ def same_request(existing, body):
 
 
 def follow_existing_run(cmd, client, resource_group_name, registry_name, run, pipeline, deadline=None):
-    """Read an existing run until it ends (or `deadline`, a time.monotonic() value, passes), showing progress."""
+    """Read an existing run until it is finished (or `deadline`, a time.monotonic() value, passes), showing
+    progress; its outcome is the command's."""
     progress = RunProgress(cmd.cli_ctx, run['name'])
     try:
-        while is_running(flatten_resource(run)):
-            progress.update(run)
-            pause = DEFAULT_POLLING_INTERVAL
-            if deadline is not None:
-                if time.monotonic() >= deadline:
-                    raise UnclassifiedUserFault(WAIT_TIMED_OUT.format(name=run['name'],
-                                                                      status=run_status(flatten_resource(run))))
-                pause = max(0.0, min(pause, deadline - time.monotonic()))
-            time.sleep(pause)
-            run = client.pipeline_runs.get(resource_group_name, registry_name, run['name'])
+        run = follow_run(client, resource_group_name, registry_name, run['name'], progress, run=run, deadline=deadline)
     finally:
         progress.end()
     return outcome(run, pipeline)
 
 
+def follow_run(client, resource_group_name, registry_name, run_name, progress, run=None, deadline=None, reads=None):
+    """GET the run at the service's pace (its Retry-After, else DEFAULT_POLLING_INTERVAL) until _runs.is_finished,
+    showing its progress; the finished run. `run`: the run as last read, if any. `deadline` (time.monotonic()):
+    WAIT_TIMED_OUT when it passes. `reads`: at most this many GETs, then the run as last read, finished or not.
+    A read that fails transiently is asked again, up to _runs.MAX_FAILED_READS in a row."""
+    pause, failed_reads = (0 if run is None else DEFAULT_POLLING_INTERVAL), 0
+    while run is None or not _runs.is_finished(run):
+        if run is not None:
+            progress.update(run)
+        if reads is not None:
+            if reads <= 0:
+                return run
+            reads -= 1
+        if deadline is not None:
+            if time.monotonic() >= deadline:
+                raise UnclassifiedUserFault(WAIT_TIMED_OUT.format(name=run_name, status=_runs.display_status(run)))
+            pause = max(0.0, min(pause, deadline - time.monotonic()))
+        time.sleep(pause)
+        try:
+            run, retry_after = client.pipeline_runs.get_paced(resource_group_name, registry_name, run_name)
+        except (AzureError, AzCLIError) as error:
+            failed_reads += 1
+            if not is_transient(error) or failed_reads >= _runs.MAX_FAILED_READS:
+                raise
+            logger.debug('Reading pipeline run %s failed (%s); asking again.', run_name, error)
+            pause = DEFAULT_POLLING_INTERVAL
+            continue
+        failed_reads = 0
+        pause = DEFAULT_POLLING_INTERVAL if retry_after is None else retry_after
+    return run
+
+
 def _read_quietly(client, resource_group_name, registry_name, run_name):
-    """The run for its progress; a failed read only means no progress this time (the outcome is polled apart)."""
+    """The run for its progress; a failed read only means no progress this time (the outcome is read apart)."""
     try:
         return client.pipeline_runs.get(resource_group_name, registry_name, run_name)
     except AzureError:
         return None
 
 
-def outcome(run, pipeline):
-    """The run when it succeeded; its error message (and a hint) as a non-zero exit when it failed."""
-    if is_failed(run):
-        raise AzureResponseError(describe_failure(run, pipeline))
+def outcome(run, pipeline, operation_error=None):
+    """The run when it succeeded; a non-zero exit with every word of the reason (and a hint) when it failed, was
+    canceled, or its operation failed."""
+    failure = failure_message(run, pipeline, operation_error)
+    if failure:
+        raise AzureResponseError(failure)
     return run
 
 
-def run_after_failed_polling(client, resource_group_name, registry_name, run_name, pipeline, error,
-                             rereads=FAILURE_REREADS, interval=None):
-    """Polling ended in an error: the failed operation's code and message when the service gave them, else the
-    run's own message, read until the run is terminal (a bounded number of times)."""
-    from ._client import AsyncOperationFailed
-    if isinstance(error, AsyncOperationFailed) and error.service_message:
-        reason = '({}) {}'.format(error.code, error.service_message) if error.code else error.service_message
-        raise AzureResponseError(describe_failure({'name': run_name, 'properties': {
-            'response': {'pipelineRunErrorMessage': reason}}}, pipeline))
-    run = client.pipeline_runs.get(resource_group_name, registry_name, run_name)
-    if not isinstance(error, AsyncOperationFailed):
-        if is_failed(run):
-            return run
-        raise error
-    for _ in range(rereads):
-        if is_terminal(run):
-            break
-        time.sleep(FAILURE_REREAD_INTERVAL if interval is None else interval)
-        run = client.pipeline_runs.get(resource_group_name, registry_name, run_name)
-    if is_failed(run):
-        return run
-    raise AzureResponseError(RUN_STILL_GOING.format(name=run_name, status=error.status,
-                                                    state=run_state(run) or 'unknown'))
-
-
-def run_state(run):
-    properties = (run or {}).get('properties') or {}
-    return (properties.get('response') or {}).get('status') or properties.get('provisioningState')
-
-
-def is_terminal(run):
-    properties = (run or {}).get('properties') or {}
-    return properties.get('provisioningState') in TERMINAL_STATES or \
-        (properties.get('response') or {}).get('status') in TERMINAL_STATES
-
-
-def is_failed(run):
-    properties = (run or {}).get('properties') or {}
-    return 'Failed' in (properties.get('provisioningState'), (properties.get('response') or {}).get('status'))
+def failure_message(run, pipeline, operation_error=None):
+    """Why the run (or its operation) did not succeed, or None when it succeeded."""
+    if operation_error is None and _runs.outcome(run) == _runs.SUCCEEDED:
+        return None
+    if not _runs.is_finished(run):   # the operation failed, and the run still runs after the rereads
+        return RUN_STILL_GOING.format(name=run.get('name'), operation=str(operation_error),
+                                      state=_runs.display_status(run))
+    return describe_failure(run, pipeline, operation_error)
 
 
 def pipeline_storage(pipeline):
@@ -197,12 +204,13 @@ def pipeline_storage(pipeline):
     return properties.get('target') or properties.get('source') or {}
 
 
-def describe_failure(run, pipeline):
-    """The run's own error message, and a hint when the cause is a known one (redacted on its way out by the
-    commands' exception handler, see _redact.py)."""
-    message = ((run.get('properties') or {}).get('response') or {}).get('pipelineRunErrorMessage') \
-        or NO_ERROR_MESSAGE
-    text = RUN_FAILED.format(name=run.get('name'), message=message)
+def describe_failure(run, pipeline, operation_error=None):
+    """Every word of why the run did not succeed (_runs.failure_text), and a hint when the cause is a known one
+    (redacted on its way out by the commands' exception handler, see _redact.py)."""
+    message = _runs.failure_text(run, getattr(operation_error, 'code', None),
+                                 getattr(operation_error, 'service_message', None))
+    template = RUN_CANCELED if _runs.outcome(run) == _runs.CANCELED else RUN_FAILED
+    text = template.format(name=run.get('name'), message=message)
     hint = failure_hint(message, pipeline)
     return '{}\n{}'.format(text, hint) if hint else text
 
@@ -228,12 +236,12 @@ def show_pipeline_run(client, resource_group_name, registry_name, run_name):
 
 def list_pipeline_runs(client, resource_group_name, registry_name, top=None, pipeline_name=None, status=None):
     """Newest first by start time (runs not started yet last), filtered by pipeline and status, then --top."""
-    runs = sorted(client.pipeline_runs.list(resource_group_name, registry_name), key=start_time_of, reverse=True)
+    found = sorted(client.pipeline_runs.list(resource_group_name, registry_name), key=start_time_of, reverse=True)
     if pipeline_name:
-        runs = [run for run in runs if run_pipeline_name(run).lower() == pipeline_name.lower()]
+        found = [run for run in found if run_pipeline_name(run).lower() == pipeline_name.lower()]
     if status:
-        runs = [run for run in runs if filter_state(flatten_resource(run)) == status]
-    return runs[:top] if top is not None else runs
+        found = [run for run in found if _runs.outcome(run) == status]
+    return found[:top] if top is not None else found
 
 
 def run_pipeline_name(run):
@@ -241,23 +249,20 @@ def run_pipeline_name(run):
     return (request.get('pipelineResourceId') or '').rstrip('/').rsplit('/', 1)[-1]
 
 
-def filter_state(flat_run):
-    """Succeeded, Failed, Canceled or Running: what --status filters on."""
-    if is_running(flat_run):
-        return 'Running'
-    return (flat_run.get('response') or {}).get('status') or flat_run.get('provisioningState')
-
-
 def delete_pipeline_run(client, resource_group_name, registry_name, run_name):
     delete_existing(client.pipeline_runs, resource_group_name, registry_name, run_name)
 
 
 def clean_pipeline_runs(cmd, client, resource_group_name, registry_name, dry_run=False):
-    """Delete every run whose provisioningState is Failed, several at a time, waiting for each deletion to end
-    (200, 204, or 202 + Location followed to its end); with --dry-run only list them."""
+    """Delete exactly the failed runs (_runs.failed_runs), several at a time, waiting for each deletion to end
+    (200, 204, or 202 + Location followed to its end); a run still running is never touched, and the command says
+    how many it left alone. With --dry-run only list them."""
     concurrency = clean_concurrency(cmd.cli_ctx)  # a bad setting is refused before any request
-    failed = [run for run in client.pipeline_runs.list(resource_group_name, registry_name)
-              if (run.get('properties') or {}).get('provisioningState') == 'Failed']
+    listed = list(client.pipeline_runs.list(resource_group_name, registry_name))
+    failed = _runs.failed_runs(listed)
+    still_running = sum(1 for run in listed if not _runs.is_finished(run))
+    if still_running:
+        logger.warning(LEFT_RUNNING, still_running)
     if dry_run:
         logger.warning(CLEAN_DRY_RUN, len(failed))
         return failed

@@ -18,20 +18,21 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Optional
 
-from azure.cli.core.azclierror import AzureResponseError, InvalidArgumentValueError
+from azure.cli.core.azclierror import AzCLIError, AzureResponseError, InvalidArgumentValueError
 from knack.log import get_logger
 
 from . import _batch_plan as plan
+from . import _runs
+from ._client import is_transient
 from ._existing import get_existing
 from ._redact import redact
 from ._validators import DEFAULT_MAX_CONCURRENT_RUNS, normalize_artifact, read_batch_manifest
 from ._wire import ExportRun, ImportRun
-from .pipeline_run import describe_failure
+from .pipeline_run import FAILURE_REREADS, failure_message, operation_failure
 
 logger = get_logger(__name__)
 
 PROGRESS_INTERVAL = 10  # seconds between progress lines, and between GETs of the running runs for their progress
-MAX_FAILED_READS = 6    # rounds in a row the state of an ended poller's run could not be read: the batch fails
 
 BATCH_PLANNED = "%(kind)s batch of %(runs)d run(s) with pipeline '%(pipeline)s': %(summary)s."
 BATCH_DECISION = "  %(run)s (blob '%(blob)s'%(artifacts)s): %(action)s, %(reason)s."
@@ -207,7 +208,7 @@ class _ManifestWriter:
 
 # ---- running --------------------------------------------------------------------------------------------------
 
-class _Active:  # pylint: disable=too-few-public-methods
+class _Active:  # pylint: disable=too-few-public-methods,too-many-instance-attributes
     """A batch whose run is going: started by us (poller) or found running (followed by GET)."""
 
     def __init__(self, batch, decision, watched_name, poller=None):
@@ -217,6 +218,10 @@ class _Active:  # pylint: disable=too-few-public-methods
         self.poller = poller
         self.percent = '0'
         self.failed_reads = 0
+        # Set by the poller's done-callback, which azure-core calls from the polling thread before done() is true.
+        self.operation_ended = poller is None
+        self.operation_error = None   # the AsyncOperationFailed of the PUT's operation, if it failed
+        self.rereads = 0              # reads of a run still running after its operation failed
 
 
 class _BatchRunner:  # pylint: disable=too-many-instance-attributes
@@ -275,30 +280,43 @@ class _BatchRunner:  # pylint: disable=too-many-instance-attributes
         except AzureError as error:   # refused (4xx) or unreachable: this batch fails, the others go on
             self._end(Outcome(batch, decision.action, plan.FAILED, error=NOT_STARTED.format(error.message)))
             return None
-        poller.add_done_callback(lambda _: self.wake.set())
-        return _Active(batch, decision, batch.run_name, poller)
+        item = _Active(batch, decision, batch.run_name, poller)
+        poller.add_done_callback(lambda _: self._operation_ended(item))
+        return item
+
+    def _operation_ended(self, item):
+        item.operation_ended = True
+        self.wake.set()
 
     def _ended(self, item):
-        """Record the outcome if the item's run has ended; refresh its progress otherwise. A run whose poller
-        ended while the run still shows running (the poller lost the connection) is then followed by GET."""
+        """Record the outcome if the item's run is finished (_runs.is_finished, whatever its operation said);
+        refresh its progress otherwise. Reads that fail transiently are tolerated as everywhere
+        (_runs.MAX_FAILED_READS in a row); a run still running FAILURE_REREADS rounds after its operation failed
+        ends with the operation's error."""
         from azure.core.exceptions import AzureError
-        if item.poller is not None and not item.poller.done():
+        if not item.operation_ended:
             return False
+        if item.poller is not None:
+            item.operation_error, item.poller = operation_failure(item.poller), None
         try:
             run = self.client.pipeline_runs.get(self.group, self.registry, item.watched_name)
-        except AzureError as error:
+        except (AzureError, AzCLIError) as error:
             item.failed_reads += 1
-            if item.failed_reads < MAX_FAILED_READS:
+            if is_transient(error) and item.failed_reads < _runs.MAX_FAILED_READS:
                 return False   # a read that failed says nothing about the run: ask again next round
             self._end(Outcome(item.batch, item.decision.action, plan.FAILED,
-                              error=STATE_UNREADABLE.format(error.message)))
+                              error=STATE_UNREADABLE.format(getattr(error, 'message', error))))
             return True
         item.failed_reads = 0
-        state = plan.run_state(run)
-        if state == 'Running':
+        if not _runs.is_finished(run):
             item.percent = _percent_of(run) or item.percent
-            return False
-        error = describe_failure(run, self.pipeline) if state != plan.SUCCEEDED else None
+            if item.operation_error is None:
+                return False
+            item.rereads += 1
+            if item.rereads <= FAILURE_REREADS:
+                return False
+        state = _runs.outcome(run) if item.operation_error is None else plan.FAILED
+        error = None if state == plan.SUCCEEDED else failure_message(run, self.pipeline, item.operation_error)
         self._end(Outcome(item.batch, item.decision.action, state, run, error))
         return True
 
@@ -335,4 +353,5 @@ class _BatchRunner:  # pylint: disable=too-many-instance-attributes
 
 
 def _percent_of(run):
-    return (((run.get('properties') or {}).get('response') or {}).get('progress') or {}).get('percentage')
+    percentage = _runs.progress(run)
+    return None if percentage is None else str(percentage)

@@ -237,7 +237,7 @@ def test_a_failed_operation_ends_in_the_runs_message_once_the_run_is_terminal():
     with strict_replay([answer('GET', PIPELINE_URL, PIPELINE_BODY), NO_RUN_YET, run_put(),
                         answer('GET', OPERATION_URL, '{"status": "Failed"}'),
                         answer('GET', RUN_URL, creating), answer('GET', RUN_URL, failed)]) as replay, \
-            mock.patch('azext_acrtransfer.pipeline_run.FAILURE_REREAD_INTERVAL', 0):
+            mock.patch('azext_acrtransfer.pipeline_run.DEFAULT_POLLING_INTERVAL', 0):
         result = run_az(CREATE_IMPORT_RUN)
     assert not replay.mismatches and not replay.pending
     assert result.exit_code != 0
@@ -283,8 +283,9 @@ def test_a_400_quoting_a_storage_url_is_redacted_in_the_error_and_the_debug_trac
 def test_a_failed_operation_quoting_an_encoded_signature_is_redacted():
     failed = '{"status": "Failed", "error": {"code": "PipelineRunFailed", "message": "copy from %s failed"}}' \
         % ENCODED_SAS
+    ended = '{"name": "myrun01", "properties": {"provisioningState": "Failed", "response": {"status": "Failed"}}}'
     with strict_replay([answer('GET', PIPELINE_URL, PIPELINE_BODY), NO_RUN_YET, run_put(),
-                        answer('GET', OPERATION_URL, failed)]) as replay:
+                        answer('GET', OPERATION_URL, failed), answer('GET', RUN_URL, ended)]) as replay:
         result = run_az(CREATE_IMPORT_RUN + ['--debug'])
     assert result.exit_code != 0 and not replay.pending
     assert "Pipeline run 'myrun01' failed: (PipelineRunFailed) copy from https%3A%2F%2Fa.blob.core.windows.net" \

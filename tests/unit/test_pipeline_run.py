@@ -1,16 +1,18 @@
 # --------------------------------------------------------------------------------------------
 # Copyright (c) The acrtransfer authors. Licensed under the MIT License.
 # --------------------------------------------------------------------------------------------
+import time
 from types import SimpleNamespace
 
 import pytest
-from azure.cli.core.azclierror import AzureResponseError
-from azure.core.exceptions import HttpResponseError
+from azure.cli.core.azclierror import AzureResponseError, UnclassifiedUserFault
+from azure.core.exceptions import HttpResponseError, ResourceNotFoundError, ServiceRequestError
 
 from azext_acrtransfer import pipeline_run as pr
 from azext_acrtransfer._client import AsyncOperationFailed
 from azext_acrtransfer._wire import ExportRun, ImportRun
-from azext_acrtransfer.pipeline_run import describe_failure, failure_hint, is_failed, run_after_failed_polling
+from azext_acrtransfer._runs import is_failed
+from azext_acrtransfer.pipeline_run import describe_failure, failure_hint
 
 
 def pipeline(mode, secret='https://kv1.vault.azure.net/secrets/sas'):
@@ -54,14 +56,25 @@ def test_other_failures_get_no_hint():
 
 
 class FakeRuns:
-    """pipeline_runs.get answering the given runs in order (the last one repeats)."""
+    """pipeline_runs.get_paced answering the given runs (or raising the given errors) in order; the last repeats."""
 
     def __init__(self, *runs):
         self.runs, self.reads = list(runs), 0
 
-    def get(self, *_):
+    def get_paced(self, *_):
         self.reads += 1
-        return self.runs.pop(0) if len(self.runs) > 1 else self.runs[0]
+        answer = self.runs.pop(0) if len(self.runs) > 1 else self.runs[0]
+        if isinstance(answer, Exception):
+            raise answer
+        return answer, 0
+
+
+class NoProgress:
+    def __init__(self):
+        self.seen = []
+
+    def update(self, run):
+        self.seen.append(run)
 
 
 def client_with(*runs):
@@ -72,38 +85,82 @@ def creating():
     return {'name': 'run1', 'properties': {'provisioningState': 'Creating', 'response': {'status': 'Running'}}}
 
 
-def settle(client, error, **kwargs):
-    return run_after_failed_polling(client, 'rg', 'reg1', 'run1', pipeline('SasToken'), error, interval=0, **kwargs)
+def spec_running(percentage='20'):
+    """The spec's lifecycle: the resource is created (Succeeded) while the transfer runs."""
+    return {'name': 'run1', 'properties': {'provisioningState': 'Succeeded', 'response': {
+        'status': 'Running', 'progress': {'percentage': percentage}}}}
 
 
-def test_a_failed_operation_ends_in_the_services_code_and_message():
-    error = AsyncOperationFailed('PUT pipelineRuns/run1', 'Failed', 'KeyVaultForbidden', 'secret get denied: 403')
-    client = client_with(creating())
-    with pytest.raises(AzureResponseError) as raised:
-        settle(client, error)
-    assert str(raised.value).startswith("Pipeline run 'run1' failed: (KeyVaultForbidden) secret get denied: 403")
-    assert 'set-policy' in str(raised.value) and client.pipeline_runs.reads == 0
+def spec_failed(message):
+    return {'name': 'run1', 'properties': {'provisioningState': 'Succeeded', 'response': {
+        'status': 'Failed', 'pipelineRunErrorMessage': message}}}
 
 
-def test_a_failed_operation_without_a_reason_rereads_the_run_until_it_is_terminal():
-    client = client_with(creating(), creating(), failed_run('Storage request failed: blob exists'))
-    run = settle(client, AsyncOperationFailed('PUT pipelineRuns/run1', 'Failed'))
-    assert run['properties']['response']['pipelineRunErrorMessage'] == 'Storage request failed: blob exists'
+def follow(client, **kwargs):
+    return pr.follow_run(client, 'rg', 'reg1', 'run1', NoProgress(), **kwargs)
+
+
+@pytest.fixture(autouse=True)
+def no_pause(monkeypatch):
+    monkeypatch.setattr(pr, 'DEFAULT_POLLING_INTERVAL', 0)
+
+
+def test_a_run_is_followed_past_provisioning_succeeded_until_its_status_is_terminal():
+    done = {'name': 'run1', 'properties': {'provisioningState': 'Succeeded', 'response': {'status': 'Succeeded'}}}
+    client = client_with(spec_running('20'), spec_running('60'), done)
+    progress = NoProgress()
+    assert pr.follow_run(client, 'rg', 'reg1', 'run1', progress) == done
     assert client.pipeline_runs.reads == 3
+    assert [r['properties']['response']['progress']['percentage'] for r in progress.seen] == ['20', '60']
 
 
-def test_the_rereads_are_bounded():
+def test_transient_read_errors_are_tolerated_up_to_the_limit_and_final_ones_are_not():
+    reset = ServiceRequestError('connection reset')
+    client = client_with(reset, HttpResponseError(message='busy', response=None), spec_failed('x'))
+    assert is_failed(follow(client)) and client.pipeline_runs.reads == 3
+    with pytest.raises(ServiceRequestError):
+        follow(client_with(reset))
+    gone = ResourceNotFoundError(message='run deleted')
+    client = client_with(gone, spec_failed('x'))
+    with pytest.raises(ResourceNotFoundError):
+        follow(client)
+    assert client.pipeline_runs.reads == 1
+
+
+def test_reads_bound_the_following_and_a_deadline_times_out():
     client = client_with(creating())
-    with pytest.raises(AzureResponseError, match="ended its operation Failed without an error message.*'Running'"):
-        settle(client, AsyncOperationFailed('PUT pipelineRuns/run1', 'Failed'), rereads=4)
-    assert client.pipeline_runs.reads == 5
+    assert follow(client, reads=4) == creating() and client.pipeline_runs.reads == 4
+    with pytest.raises(UnclassifiedUserFault, match="Timed out waiting for pipeline run 'run1': it is still Running"):
+        follow(client_with(creating()), run=creating(), deadline=time.monotonic())
 
 
-def test_other_polling_errors_stand_unless_the_run_failed():
-    error = HttpResponseError(message='(InternalServerError) try later')
-    with pytest.raises(HttpResponseError, match='try later'):
-        settle(client_with(creating()), error)
-    assert is_failed(settle(client_with(failed_run('boom')), error))
+def test_a_failure_after_provisioning_succeeded_fails_with_the_runs_own_message():
+    run = follow(client_with(spec_running(), spec_failed('Storage request failed: 403 AuthorizationFailure')))
+    with pytest.raises(AzureResponseError) as raised:
+        pr.outcome(run, pipeline('SasToken'))
+    assert str(raised.value).startswith("Pipeline run 'run1' failed: Storage request failed: 403")
+    assert 'srt=sco' in str(raised.value)
+
+
+def test_a_generic_failed_operation_keeps_its_code_and_the_runs_own_message():
+    error = AsyncOperationFailed('PUT pipelineRuns/run1', 'Failed', 'PipelineRunFailed', 'The pipeline run failed.')
+    with pytest.raises(AzureResponseError) as raised:
+        pr.outcome(spec_failed('Blob b.tar exists in container c'), pipeline('SasToken'), error)
+    assert str(raised.value) == ("Pipeline run 'run1' failed: (PipelineRunFailed) The pipeline run failed.; "
+                                 "Blob b.tar exists in container c")
+
+
+def test_a_failed_operation_fails_the_command_even_when_the_run_still_runs():
+    error = AsyncOperationFailed('PUT pipelineRuns/run1', 'Failed', 'KeyVaultForbidden', 'secret get denied: 403')
+    with pytest.raises(AzureResponseError) as raised:
+        pr.outcome(creating(), pipeline('SasToken'), error)
+    assert "(KeyVaultForbidden) secret get denied: 403; the run still reads 'Running'" in str(raised.value)
+
+
+def test_a_canceled_run_exits_non_zero_and_says_canceled():
+    canceled = {'name': 'run1', 'properties': {'provisioningState': 'Canceled'}}
+    with pytest.raises(AzureResponseError, match="Pipeline run 'run1' was canceled: the service gave no error"):
+        pr.outcome(canceled, pipeline('SasToken'))
 
 
 class _Runs:

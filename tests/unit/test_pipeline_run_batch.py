@@ -7,6 +7,7 @@ isolation, resumption, the manifest). The e2e tests run it through az against th
 import json
 import logging
 import threading
+import time
 from argparse import Namespace
 
 import pytest
@@ -124,14 +125,24 @@ def test_create_batch_has_help_with_examples():
 # ---- the runner, against an in-memory service -----------------------------------------------------------------
 
 class FakePoller:
+    """Like azure-core's LROPoller, it calls its done-callbacks from the polling thread before done() is true."""
+
     def __init__(self):
         self._done = threading.Event()
         self._callbacks = []
+        self.error = None
 
-    def finish(self):
-        self._done.set()
+    def finish(self, error=None):
+        self.error = error
         for callback in self._callbacks:
             callback(self)
+        time.sleep(0.01)   # the polling thread ends a moment after its callbacks
+        self._done.set()
+
+    def result(self):
+        self._done.wait()
+        if self.error is not None:
+            raise self.error
 
     def done(self):
         return self._done.is_set()
@@ -351,3 +362,70 @@ def test_an_interrupt_says_the_started_runs_go_on_and_how_to_resume(client, stde
         export(client, ['app:v1'])
     assert [name for name, _ in client.pipeline_runs.puts] == ['rel001']
     assert any(line.startswith('Interrupted: the runs already started go on') for line in stderr_lines)
+
+
+def test_a_done_callback_before_done_wakes_the_runner_for_good(client, monkeypatch):
+    """azure-core calls done-callbacks before the poller's done() turns true: the runner must not then sit out a
+    whole progress interval. Every wait of the runner here is ended by a wake-up, none by the interval."""
+    monkeypatch.setattr(pipeline_run_batch, 'PROGRESS_INTERVAL', 30)
+    woken = []
+
+    class RecordingEvent(threading.Event):
+        def wait(self, timeout=None):
+            woken.append(super().wait(timeout))
+            return woken[-1]
+    monkeypatch.setattr(pipeline_run_batch, 'threading', Namespace(Event=RecordingEvent, Lock=threading.Lock))
+    export(client, ['app:v{}'.format(n) for n in range(1, 101)], max_concurrent_runs=1)
+    assert woken and all(woken), woken
+
+
+class SpecLifecycleService(FakeService):
+    """The spec's lifecycle: the PUT's operation succeeds at once with provisioningState Succeeded and the run's
+    response.status Running (a string percentage); the run ends only on its third GET, a failing one with
+    provisioningState still Succeeded. `operation_error`: what the operation ends with instead."""
+
+    operation_error = None
+
+    def begin_create_or_update(self, group, registry, name, body):
+        request = body['properties']['request']
+        self.puts.append((name, body))
+        self.runs[name] = {'name': name, 'properties': {'request': request, 'provisioningState': 'Succeeded',
+                                                        'response': {'status': 'Running',
+                                                                     'progress': {'percentage': '20'}}}}
+        self.reads = getattr(self, 'reads', {})
+        self.reads[name] = 0
+        poller = FakePoller()
+        poller.finish(self.operation_error)
+        return poller
+
+    def get(self, group, registry, name):
+        self.reads[name] += 1
+        run = self.runs[name]
+        if self.reads[name] == 3:
+            failed = 'missing:1' in (run['properties']['request'].get('artifacts') or [])
+            run['properties']['response'] = {'status': 'Failed' if failed else 'Succeeded', 'importedArtifacts': []}
+            if failed:
+                run['properties']['response']['pipelineRunErrorMessage'] = "Artifact 'missing:1' was not found"
+        return json.loads(json.dumps(run))
+
+
+def test_in_the_spec_lifecycle_a_batch_ends_when_its_runs_say_so(client):
+    client.pipeline_runs = SpecLifecycleService()
+    with pytest.raises(AzureResponseError) as raised:
+        export(client, ['app:v{}'.format(n) for n in range(1, 61)] + ['missing:1'] +
+               ['app:v{}'.format(n) for n in range(61, 111)])
+    assert str(raised.value).startswith('1 of 3 batch(es) failed:')
+    assert "rel002 (blob 'rel-002'): Pipeline run 'rel002' failed: Artifact 'missing:1' was not found" in \
+        str(raised.value)
+    assert all(reads >= 3 for reads in client.pipeline_runs.reads.values())
+
+
+def test_a_generic_failed_operation_keeps_its_code_beside_the_runs_own_message(client):
+    from azext_acrtransfer._client import AsyncOperationFailed
+    client.pipeline_runs = SpecLifecycleService()
+    client.pipeline_runs.operation_error = AsyncOperationFailed('PUT pipelineRuns/rel001', 'Failed',
+                                                                'PipelineRunFailed', 'The pipeline run failed.')
+    with pytest.raises(AzureResponseError) as raised:
+        export(client, ['missing:1'])
+    assert ("Pipeline run 'rel001' failed: (PipelineRunFailed) The pipeline run failed.; Artifact 'missing:1' was "
+            "not found") in str(raised.value)

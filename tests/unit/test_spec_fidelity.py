@@ -55,3 +55,68 @@ def test_pipeline_tables_read_the_spec_names():
     imported = f.import_pipeline_table(f.flatten_resource(_example('ImportPipelineGet')))
     assert export['STORAGE_ACCOUNT'].startswith('https://') and export['PROVISIONING_STATE']
     assert imported['STORAGE_ACCOUNT'].startswith('https://') and imported['SOURCE_TRIGGER'] in ('Enabled', 'Disabled')
+
+
+# The modules that read what ARM serves (pipelines and runs) and the documents the extension writes itself.
+READING_MODULES = ('_runs', '_format', '_progress', '_batch_plan', 'pipeline', 'pipeline_run', 'pipeline_run_wait',
+                   'pipeline_run_batch', 'check')
+
+
+def _spec_property_names(definitions):
+    names = set()
+
+    def walk(schema):
+        if isinstance(schema, dict):
+            names.update((schema.get('properties') or {}).keys())
+            for value in schema.values():
+                walk(value)
+        elif isinstance(schema, list):
+            for value in schema:
+                walk(value)
+    walk(definitions)
+    return names
+
+
+def _own_document_fields():
+    """The fields of the documents the extension writes itself (never served by ARM), as it writes them: the
+    create-batch manifest carried with the blobs, a --dry-run batch, a check result."""
+    from azext_acrtransfer import _batch_plan as plan
+    from azext_acrtransfer._check_result import passed
+    from azext_acrtransfer.pipeline_run_batch import _planned  # pylint: disable=protected-access
+    batch = plan.Batch(1, 'run001', 'blob-001', ('a:1',))
+    manifest = plan.build_manifest('p', 'export', 'r', [plan.manifest_entry(batch, plan.FAILED, None, 'why')])
+    planned = _planned(batch, plan.Decision(plan.CREATE, 'new'))
+    return set(manifest) | set(manifest['batches'][0]) | set(planned) | set(passed('n', 'd').to_dict())
+
+
+def _field_names_read(module_name):
+    """Every string literal the module reads a field by: x.get('name'), x['name'], x.setdefault('name', ...)."""
+    import ast
+    import importlib
+    module = importlib.import_module('azext_acrtransfer.' + module_name)
+    with open(module.__file__, encoding='utf-8') as source:
+        tree = ast.parse(source.read())
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in (
+                'get', 'setdefault') and node.args and isinstance(node.args[0], ast.Constant):
+            names.add(node.args[0].value)
+        elif isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant):
+            names.add(node.slice.value)
+    return {name for name in names if isinstance(name, str)}
+
+
+@pytest.mark.parametrize('module_name', READING_MODULES)
+def test_every_field_name_the_extension_reads_is_the_specs_or_its_own_documents(definitions, module_name):
+    known = _spec_property_names(definitions) | _own_document_fields()
+    assert sorted(_field_names_read(module_name) - known) == []
+
+
+def test_a_read_of_a_name_the_spec_lacks_is_caught(definitions, tmp_path, monkeypatch):
+    """The check above can fail: a module reading the guessed 'finishedTime' of a run is caught."""
+    (tmp_path / 'azext_acrtransfer_probe.py').write_text(
+        "def duration(run):\n    return run['properties'].get('response', {}).get('finishedTime')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr('importlib.import_module', lambda name: __import__('azext_acrtransfer_probe'))
+    known = _spec_property_names(definitions) | _own_document_fields()
+    assert _field_names_read('probe') - known == {'finishedTime'}
