@@ -24,6 +24,9 @@ from azure.core.exceptions import HttpResponseError, ServiceRequestError
 from azcli import run_az
 from replay import strict_replay
 
+from fake_registry import AnyImage
+
+from azext_acrtransfer import _product
 from azext_acrtransfer import _validators as v
 from azext_acrtransfer import pipeline_run_batch
 from azext_acrtransfer._batch_plan import MANIFEST_FORMAT
@@ -217,7 +220,10 @@ class FakeClient:
 @pytest.fixture(name='client')
 def fixture_client(monkeypatch):
     monkeypatch.setattr(pipeline_run_batch, 'PROGRESS_INTERVAL', 0.02)
-    return FakeClient()
+    client = FakeClient()
+    client.registry = AnyImage()   # the source registry's data plane: every tag an image (the manifest's digests)
+    monkeypatch.setattr(_product, 'registry_reader', lambda cmd, group, registry: client.registry)
+    return client
 
 
 def export(client, artifacts, manifest=None, **kwargs):
