@@ -78,9 +78,12 @@ class FakeRegistry:
 
 
 class AnyImage(FakeRegistry):
-    """Every tag is an image (its digest derived from the reference) without referrers: for runner tests."""
+    """Every tag is an image (its digest derived from the reference), except the sha256-<hex> tags of the
+    referrers tag schema and cosign, which exist only when pushed: for runner tests."""
 
     def _digest(self, repository, reference):
         if reference.startswith('sha256:'):
             return reference
+        if reference.startswith('sha256-'):
+            return self.tags.get((repository, reference))
         return self.tags.get((repository, reference)) or digest_of('{}:{}'.format(repository, reference))
