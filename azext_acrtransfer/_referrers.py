@@ -15,6 +15,14 @@ The search is breadth first (a signature of an SBOM is a referrer of the SBOM), 
 ends), and stops with an error past MAX_DEPTH levels or MAX_REFERRERS referrers: a run carries at most 50 artifacts
 and an image travels with all its referrers, so more could not be carried anyway.
 
+Why the fallback matters here: Microsoft's ORAS article lists OCI 1.1 artifact support as not yet available in
+government clouds and Azure operated by 21Vianet, the clouds this extension is for, so a registry there may answer
+the referrers API with 404.
+
+GUESS about the service (issue 17; no Azure document says either way): ACR Transfer exports a manifest named
+`repo@digest` byte for byte, `subject` included, and the import stores it as is, so the target's referrers API lists
+it under the same subject. `pipeline-run verify` checks exactly that after every transfer and says Mismatch if not.
+
 `reader` is anything with the three reads of _registry.RegistryDataClient: referrers(repo, digest) (None when the
 API is absent), manifest(repo, reference) and manifest_digest(repo, reference) (None when missing).
 """
