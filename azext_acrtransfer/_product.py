@@ -14,11 +14,17 @@ import os
 from dataclasses import dataclass
 from typing import Optional, Tuple
 
+from knack.log import get_logger
+
 from . import _batch_plan as plan
 from ._referrers import ReferrerLimitError, find_referrers
 
-NOT_FOUND = ("Not found in registry '{registry}': {references}. Check the names and tags "
-             "(az acr repository show-tags -n {registry} --repository <repository>); nothing was started.")
+logger = get_logger(__name__)
+
+# Not an error: with ContinueOnErrors the service skips a missing artifact by design, and without it the run fails
+# on it and says so; the manifest records it without a digest (verify then checks only that it exists).
+NOT_FOUND = ("Not found in registry '%s' now: %s. The manifest records no digest for it; its run fails on it unless "
+             "the pipeline has ContinueOnErrors. Check with: az acr repository show-tags -n %s --repository <repo>")
 TOO_BIG = ("'{reference}' and its referrers are {count} artifacts, more than the {limit} one run exports: export it "
            "without --include-referrers and carry the referrers with --artifacts.")
 TOO_MANY_FOR_ONE_RUN = ("With their referrers the artifacts are {count}, more than the {limit} one run exports: use "
@@ -35,7 +41,7 @@ class ProductError(ValueError):
 @dataclass(frozen=True)
 class Product:
     reference: str                  # as requested: repo:tag or repo@sha256:...
-    digest: str                     # what it resolved to when the export was planned
+    digest: Optional[str]           # what it resolved to when the export was planned; None: not found then
     referrers: Tuple = ()           # _referrers.Referrer, breadth first
 
     @property
@@ -70,30 +76,25 @@ def split_reference(reference):
 # ---- resolving (reads the registry) ----------------------------------------------------------------------------
 
 def resolve_digests(reader, references, registry_name):
-    """[(reference, digest)] in the given order; every reference that does not exist is named at once."""
-    resolved, missing = [], []
-    for reference in references:
-        digest = reader.manifest_digest(*split_reference(reference))
-        if digest is None:
-            missing.append(reference)
-        else:
-            resolved.append((reference, digest))
+    """[(reference, digest or None)] in the given order; the references not found are named in one warning."""
+    resolved = [(reference, reader.manifest_digest(*split_reference(reference))) for reference in references]
+    missing = [reference for reference, digest in resolved if digest is None]
     if missing:
-        raise ProductError(NOT_FOUND.format(registry=registry_name, references=', '.join(missing)))
+        logger.warning(NOT_FOUND, registry_name, ', '.join(missing), registry_name)
     return resolved
 
 
 def with_referrers(reader, resolved, include_referrers):
     """Products of (reference, digest) pairs, each with its referrers when asked for."""
-    products = []
+    products, found = [], {}   # found: the referrers of each (repository, digest), searched once for all its tags
     for reference, digest in resolved:
-        referrers = ()
-        if include_referrers:
+        key = (split_reference(reference)[0], digest)
+        if include_referrers and digest is not None and key not in found:
             try:
-                referrers = tuple(find_referrers(reader, split_reference(reference)[0], digest, reference))
+                found[key] = tuple(find_referrers(reader, key[0], digest, reference))
             except ReferrerLimitError as error:
                 raise ProductError(str(error)) from None
-        products.append(Product(reference, digest, referrers))
+        products.append(Product(reference, digest, found.get(key, ())))
     return products
 
 
@@ -125,10 +126,12 @@ def base_digests(manifest):
 
 
 def changed_since(resolved, digests):
-    """(changed, unchanged) pairs: a reference is exported when the base lacks it or had another digest."""
-    changed = [(ref, digest) for ref, digest in resolved if digests.get(ref) != digest]
-    unchanged = [(ref, digest) for ref, digest in resolved if digests.get(ref) == digest]
-    return changed, unchanged
+    """(changed, unchanged) pairs: a reference is exported when the base lacks it or had another digest (or it was
+    not found now: its run reports it)."""
+    def same(ref, digest):
+        return digest is not None and digests.get(ref) == digest
+    return ([(ref, digest) for ref, digest in resolved if not same(ref, digest)],
+            [(ref, digest) for ref, digest in resolved if same(ref, digest)])
 
 
 def read_base_manifest(path):

@@ -423,12 +423,21 @@ def test_an_export_since_a_manifest_carries_only_the_changed_tag(client, tmp_pat
     assert client.pipeline_runs.puts == [] and any(line.startswith('Nothing changed since') for line in stderr_lines)
 
 
-def test_a_missing_reference_stops_a_manifest_export_before_any_run(client, tmp_path):
+def test_a_missing_reference_is_recorded_without_a_digest_and_its_run_decides(client, tmp_path):
     client.registry = type(client.registry).__mro__[1]()   # a plain registry: only what was pushed exists
     signed(client, 1)
-    with pytest.raises(InvalidArgumentValueError, match="Not found in registry 'myregistry': app:v2"):
-        export(client, ['app:v1', 'app:v2'], str(tmp_path / 'm.json'))
-    assert client.pipeline_runs.puts == [] and not (tmp_path / 'm.json').exists()
+    recorder = Recorder()
+    _product.logger.addHandler(recorder)
+    try:
+        export(client, ['app:v1', 'app:v2'], str(tmp_path / 'm.json'), include_referrers=True)
+    finally:
+        _product.logger.removeHandler(recorder)
+    assert [body['properties']['request']['artifacts'][::3] for _, body in client.pipeline_runs.puts] == [
+        ['app:v1', 'app:v2']]   # the image, its two referrers, then the missing one: the service says what it does
+    products = json.loads((tmp_path / 'm.json').read_text())['products']
+    assert [(p['reference'], p['digest'] is None, len(p['referrers'])) for p in products] == [
+        ('app:v1', False, 2), ('app:v2', True, 0)]
+    assert any(line.startswith("Not found in registry 'myregistry' now: app:v2.") for line in recorder.lines)
 
 
 @pytest.mark.parametrize('overrides, text', [

@@ -53,12 +53,17 @@ def test_the_run_exports_the_image_with_its_signature_and_cosign_sbom(source):
     assert not replay.mismatches and not replay.pending, replay.mismatches
 
 
-def test_a_missing_image_stops_the_run_before_the_put(source):
-    source.push_image('app', 'v1')
+def test_more_than_fifty_with_referrers_stop_the_run_before_the_put(source):
+    for number in range(17):
+        image = source.push_image('app', 'v{}'.format(number), str(number))
+        source.push_referrer('app', image, 'application/spdx+json', str(number))
+        source.push_cosign('app', image, 'sig', str(number))
     pipeline = answer('GET', PIPELINE_URL, json.dumps({'id': PIPELINE_ID, 'name': 'mypipeline', 'properties': {}}))
     with strict_replay([pipeline]) as replay:
-        result = run_az(CREATE + ['-t', 'export', '-a', 'app:v1', 'app:v2', '--include-referrers'])
-    assert result.exit_code != 0 and "Not found in registry 'myregistry': app:v2" in result.stderr
+        result = run_az(CREATE + ['-t', 'export', '-a', *['app:v{}'.format(n) for n in range(17)],
+                                  '--include-referrers'])
+    assert result.exit_code != 0 and 'the artifacts are 51, more than the 50' in result.stderr
+    assert 'create-batch --include-referrers' in result.stderr
     assert [method for method, _, _ in replay.sent] == ['GET']
 
 

@@ -28,15 +28,17 @@ def signed_registry():
     return registry
 
 
-def test_each_reference_resolves_to_its_digest_and_the_missing_are_all_named():
+def test_each_reference_resolves_to_its_digest_and_the_missing_are_recorded_without_one():
     registry = signed_registry()
     selection = select(registry, 'myregistry', ['app:v1', 'base:latest'])
     assert [(p.reference, p.digest) for p in selection.products] == [
         ('app:v1', registry.tags[('app', 'v1')]), ('base:latest', registry.tags[('base', 'latest')])]
     assert all(p.referrers == () for p in selection.products)   # not asked for: not looked for
     assert not any(call[0] == 'REFERRERS' for call in registry.calls)
-    with pytest.raises(ProductError, match="Not found in registry 'myregistry': app:v9, nope:1"):
-        select(registry, 'myregistry', ['app:v9', 'app:v1', 'nope:1'])
+    # Not an error: with ContinueOnErrors the service skips them by design; the warning names them.
+    selection = select(registry, 'myregistry', ['app:v9', 'app:v1', 'nope:1'], include_referrers=True)
+    assert [(p.reference, p.digest, len(p.referrers)) for p in selection.products] == [
+        ('app:v9', None, 0), ('app:v1', registry.tags[('app', 'v1')], 2), ('nope:1', None, 0)]
 
 
 def test_with_referrers_a_product_lists_its_image_then_its_referrers():
@@ -94,9 +96,9 @@ def test_a_reference_of_a_failed_batch_is_exported_again_and_the_bases_unchanged
                          {'reference': 'b:1', 'digest': digest, 'batch': 2}], ('Succeeded', 'Failed'),
                         [{'reference': 'c:1', 'digest': digest}])
     assert _product.base_digests(old) == {'a:1': digest, 'c:1': digest}
-    changed, unchanged = _product.changed_since([('a:1', digest), ('b:1', digest), ('c:1', 'sha256:new')],
-                                                _product.base_digests(old))
-    assert changed == [('b:1', digest), ('c:1', 'sha256:new')] and unchanged == [('a:1', digest)]
+    changed, unchanged = _product.changed_since([('a:1', digest), ('b:1', digest), ('c:1', 'sha256:new'),
+                                                 ('gone:1', None)], _product.base_digests(old))
+    assert changed == [('b:1', digest), ('c:1', 'sha256:new'), ('gone:1', None)] and unchanged == [('a:1', digest)]
 
 
 def test_a_base_manifest_must_be_an_export_manifest_with_digests(tmp_path):
@@ -124,3 +126,12 @@ def test_the_manifest_section_names_each_products_digest_referrers_and_run():
     assert {r['scheme'] for r in first['referrers']} == {'api', 'cosign'}
     assert all(r['subject'] == first['digest'] for r in first['referrers'])
     assert second['referrers'] == [] and second['batch'] == 1
+
+
+def test_two_tags_of_one_image_share_one_search_and_its_referrers_travel_once():
+    registry = signed_registry()
+    registry.tags[('app', 'latest')] = registry.tags[('app', 'v1')]
+    selection = select(registry, 'myregistry', ['app:v1', 'app:latest'], include_referrers=True)
+    assert [call[0] for call in registry.calls].count('REFERRERS') == 3   # the image and its two referrers, once
+    assert selection.products[0].referrers == selection.products[1].referrers
+    assert pack(selection.products) == [selection.products[0].artifacts + ('app:latest',)]
