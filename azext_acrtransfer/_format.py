@@ -176,3 +176,13 @@ def _check_row(result):
 def check_table(result):
     """`check -o table`: one row per check, in the order they ran."""
     return _rows(result, _check_row)
+
+
+def _verify_row(result):
+    return OrderedDict([('ARTIFACT', result.get('artifact')), ('STATUS', result.get('status')),
+                        ('EXPECTED', result.get('expected') or ''), ('FOUND', result.get('found') or '')])
+
+
+def verify_table(result):
+    """`pipeline-run verify -o table`: one row per artifact, in the manifest's order."""
+    return _rows(result, _verify_row)

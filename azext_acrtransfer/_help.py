@@ -112,6 +112,10 @@ examples:
   - name: Start an import without waiting for it.
     text: >
         az acr pipeline-run create -g $MyRG -r $MyReg -p $MyPipeline -n $MyPipelineRun -t import -b $MyBlob --no-wait
+  - name: Export a signed image with its signatures, SBOMs and attestations.
+    text: >
+        az acr pipeline-run create -g $MyRG -r $MyReg -p $MyPipeline -n $MyPipelineRun -t export -b $MyBlob
+        --artifacts myapp:v1 --include-referrers
 """
 
 helps['acr pipeline-run create-batch'] = """
@@ -130,6 +134,12 @@ long-summary: >
     importedArtifacts, catalogDigest and status: carry it across with the blobs, and import from it. An import
     batch skips blobs the source trigger already imported. Interrupted, the runs already started go on in the
     service: the same command again follows them.
+    With --manifest-file, --include-referrers or --since-manifest every reference is first resolved to its digest
+    on the registry's data plane (the manifest records it, for `pipeline-run verify` on the far side).
+    --include-referrers adds each image's referrers (signatures, SBOMs, attestations, and theirs) as
+    <repository>@<digest> (cosign's .sig/.att/.sbom by their tag), in the same run as the image; --dry-run lists
+    them. --since-manifest OLD.json exports only the references whose digest differs from the one OLD.json
+    records (or that it lacks) and reports the rest as unchanged; the new manifest names its base.
 examples:
   - name: Export the artifacts listed in a file and every v1.x tag of a repository, writing a manifest.
     text: >
@@ -144,10 +154,34 @@ examples:
     text: >
         az acr pipeline-run create-batch -t import -g $MyRG -r $MyReg -p $MyImportPipeline --name-prefix rel42in
         --manifest-file rel42.json -o table
+  - name: Export only what changed since the last export, signatures and SBOMs included.
+    text: >
+        az acr pipeline-run create-batch -g $MyRG -r $MyReg -p $MyExportPipeline --name-prefix rel43
+        --storage-blob-prefix rel43 --repository myapp --include-referrers --since-manifest rel42.json
+        --manifest-file rel43.json
   - name: Import blobs by name, two runs at a time.
     text: >
         az acr pipeline-run create-batch -t import -g $MyRG -r $MyReg -p $MyImportPipeline --name-prefix rel42in
         --storage-blobs rel42-001 rel42-002 rel42-003 --max-concurrent-runs 2
+"""
+
+helps['acr pipeline-run verify'] = """
+type: command
+short-summary: Check that what an export carried arrived in this registry, as it was exported. Read-only.
+long-summary: >
+    With --manifest-file, every reference the export manifest lists must exist here and, where the manifest
+    records its digest, point at that digest; every carried referrer must exist and be found from its subject
+    (by the referrers API, or for cosign by its sha256-<hex>.sig/.att/.sbom tag). With --name, the artifacts the
+    run imported (or requested) must exist. Each artifact is listed as Verified, Missing (not here) or Mismatch
+    (a tag points at another digest, or a referrer cannot be found from its subject), with the expected and the
+    found digest. The command exits non-zero, after printing the list, unless every artifact is Verified.
+examples:
+  - name: In the target cloud, after the import, check everything the export manifest lists.
+    text: >
+        az acr pipeline-run verify -g $MyRG -r $MyReg --manifest-file rel42.json -o table
+  - name: Check the artifacts an import run brought in.
+    text: >
+        az acr pipeline-run verify -g $MyRG -r $MyReg --name $MyImportRun
 """
 
 helps['acr pipeline-run show'] = """

@@ -16,6 +16,9 @@ OPTION_HELP = {
     'DeleteSourceBlobOnSuccess': 'a successful import deletes the blob from the storage container',
     'ContinueOnErrors': 'artifacts that fail are skipped and reported, the others still transfer',
 }
+INCLUDE_REFERRERS_HELP = ('Export only: also export each artifact\'s referrers (signatures, SBOMs, attestations, and '
+                          'theirs), found by the OCI referrers API, the referrers tag schema and cosign\'s .sig/.att/'
+                          '.sbom tags; they count toward the 50 artifacts of a run.')
 REGISTRY_HELP = ('The name of the container registry. You can configure the default registry name using '
                  '`az config set defaults.acr=<registry name>`.')
 
@@ -98,6 +101,11 @@ def load_arguments(self, _):
     with self.argument_context('acr pipeline-run clean') as c:
         c.argument('dry_run', action='store_true', help='List the failed pipeline-runs that would be deleted.')
 
+    _load_batch_arguments(self)
+    _load_product_arguments(self)
+
+
+def _load_batch_arguments(self):
     with self.argument_context('acr pipeline-run create-batch') as c:
         c.argument('pipeline_name', options_list=['--pipeline', '-p'], help='The name of the pipeline to run.')
         c.argument('pipeline_type', options_list=['--pipeline-type', '-t'],
@@ -122,9 +130,29 @@ def load_arguments(self, _):
                    help='Import only: the blobs to import, one run each.')
         c.argument('manifest_file', options_list=['--manifest-file'],
                    help='Export: write a JSON manifest of the batches here (pipeline; per batch run, blob, artifacts, '
-                        'importedArtifacts, catalogDigest, status). Import: import the blobs of this manifest.')
+                        'importedArtifacts, catalogDigest, status; per reference the digest it resolved to and the '
+                        'referrers carried with it). Import: import the blobs of this manifest.')
         c.argument('max_concurrent_runs', options_list=['--max-concurrent-runs'], type=int,
                    help='How many runs go at once, 1-{}. Default: {}.'.format(
                        MAX_CONCURRENT_RUNS, DEFAULT_MAX_CONCURRENT_RUNS))
         c.argument('dry_run', action='store_true',
                    help='List the batches (run, blob, artifacts) and what would be done with each; start nothing.')
+
+
+def _load_product_arguments(self):
+    """Referrers, incremental exports and verify."""
+    with self.argument_context('acr pipeline-run create') as c:
+        c.argument('include_referrers', options_list=['--include-referrers'], action='store_true',
+                   help=INCLUDE_REFERRERS_HELP)
+    with self.argument_context('acr pipeline-run create-batch') as c:
+        c.argument('include_referrers', options_list=['--include-referrers'], action='store_true',
+                   help=INCLUDE_REFERRERS_HELP + ' Each image and its referrers go in the same run.')
+        c.argument('since_manifest', options_list=['--since-manifest'],
+                   help='Export only: the manifest of an earlier export. Only references whose digest differs from '
+                        'the one it records, or that it lacks, are exported; the rest are reported unchanged. The '
+                        'new manifest names its base.')
+    with self.argument_context('acr pipeline-run verify') as c:
+        c.argument('manifest_file', options_list=['--manifest-file'],
+                   help='The manifest `create-batch --manifest-file` wrote at export: verify everything it lists.')
+        c.argument('run_name', options_list=['--name', '-n'],
+                   help='A pipeline-run of this registry: verify the artifacts it imported (or requested).')

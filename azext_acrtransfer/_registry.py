@@ -1,8 +1,8 @@
 # --------------------------------------------------------------------------------------------
 # Copyright (c) The acrtransfer authors. Licensed under the MIT License.
 # --------------------------------------------------------------------------------------------
-"""The registry's data plane, as far as the extension needs it: does a manifest exist, which tags does a
-repository have.
+"""The registry's data plane, as far as the extension needs it: does a manifest exist and what is its digest,
+which tags does a repository have, which referrers does a manifest have (all reads, with pull or metadata_read).
 
 Authentication is ACR's own: az's ARM token for the current cloud and subscription is exchanged at
 ``https://<loginServer>/oauth2/exchange`` for a refresh token, which buys an access token per scope at
@@ -10,6 +10,7 @@ Authentication is ACR's own: az's ARM token for the current cloud and subscripti
 them, so REQUESTS_CA_BUNDLE, proxies and AZURE_CLI_DISABLE_CONNECTION_VERIFICATION apply the same way.
 """
 
+import hashlib
 import time
 from urllib.parse import quote, urljoin
 
@@ -30,7 +31,12 @@ MANIFEST_MEDIA_TYPES = ', '.join((
     'application/vnd.docker.distribution.manifest.v2+json',
     'application/vnd.docker.distribution.manifest.v1+prettyjws',
 ))
+OCI_INDEX = 'application/vnd.oci.image.index.v1+json'
 TAG_PAGE_SIZE = 100
+MAX_REFERRER_PAGES = 20  # Link pages of one referrers answer: far more than the 50 a run can carry
+# Answers that mean "this registry has no referrers API" (OCI 1.1: a registry without it answers 404; some
+# proxies and older registries say 400, 405 or 501). ACR serves it.
+NO_REFERRERS_API = (400, 404, 405, 501)
 TIMEOUT = (10, 60)  # seconds: connect, read
 ATTEMPTS = 4
 CONNECT_ATTEMPTS = 2  # DNS and refused connections rarely heal within seconds; resets mid-request often do
@@ -85,7 +91,7 @@ def _arm_token(cli_ctx):
 
 
 class RegistryDataClient:
-    """HEAD manifests and list tags of one registry, with tokens cached per scope for the client's life."""
+    """Read manifests, tags and referrers of one registry, with tokens cached per scope for the client's life."""
 
     def __init__(self, cli_ctx, login_server, session=None):
         import requests
@@ -98,18 +104,65 @@ class RegistryDataClient:
         self._refresh_token = None
         self._access_tokens = {}
 
-    # ---- the two questions ------------------------------------------------------------------------------------
+    # ---- the questions -----------------------------------------------------------------------------------------
 
     def manifest_exists(self, repository, reference):
         """HEAD /v2/<repository>/manifests/<tag or digest>: True on 200, False on 404."""
-        path = '/v2/{}/manifests/{}'.format(repository, quote(reference, safe=':'))
-        what = "the manifest '{}{}{}'".format(repository, '@' if reference.startswith('sha256:') else ':', reference)
-        response = self._authorized('HEAD', path, 'repository:{}:pull'.format(repository), what,
-                                    headers={'Accept': MANIFEST_MEDIA_TYPES})
+        response = self._manifest_request('HEAD', repository, reference)
         if response.status_code == 404:
             return False
-        self._raise_for_status(response, what)
+        self._raise_for_status(response, _manifest_what(repository, reference))
         return True
+
+    def manifest_digest(self, repository, reference):
+        """The digest of the manifest a tag (or digest) names, from HEAD's Docker-Content-Digest; None on 404.
+        A registry that does not send the header gets a GET, and the digest is computed from the bytes."""
+        response = self._manifest_request('HEAD', repository, reference)
+        if response.status_code == 404:
+            return None
+        self._raise_for_status(response, _manifest_what(repository, reference))
+        digest = response.headers.get('Docker-Content-Digest')
+        if digest:
+            return digest
+        if reference.startswith('sha256:'):
+            return reference
+        found = self.manifest(repository, reference)
+        return found[0] if found else None
+
+    def manifest(self, repository, reference):
+        """(digest, parsed body) of the manifest a tag or digest names; None on 404."""
+        what = _manifest_what(repository, reference)
+        response = self._manifest_request('GET', repository, reference)
+        if response.status_code == 404:
+            return None
+        self._raise_for_status(response, what)
+        body = self._json(response, what)
+        return response.headers.get('Docker-Content-Digest') or \
+            'sha256:' + hashlib.sha256(response.content).hexdigest(), body
+
+    def referrers(self, repository, digest):
+        """The descriptors the OCI 1.1 referrers API lists for `digest` (every Link page); None when the registry
+        has no referrers API, so that the caller falls back to the referrers tag schema."""
+        what = "the referrers of '{}@{}'".format(repository, digest)
+        scope = 'repository:{}:pull'.format(repository)
+        url = '/v2/{}/referrers/{}'.format(repository, quote(digest, safe=':'))
+        descriptors = []
+        for page in range(MAX_REFERRER_PAGES):
+            response = self._authorized('GET', url, scope, what, headers={'Accept': OCI_INDEX})
+            if page == 0 and response.status_code in NO_REFERRERS_API:
+                return None
+            self._raise_for_status(response, what)
+            descriptors.extend(entry for entry in self._json(response, what).get('manifests') or []
+                               if isinstance(entry, dict) and isinstance(entry.get('digest'), str))
+            url = (response.links.get('next') or {}).get('url')
+            if not url:
+                break
+        return descriptors
+
+    def _manifest_request(self, method, repository, reference):
+        path = '/v2/{}/manifests/{}'.format(repository, quote(reference, safe=':'))
+        return self._authorized(method, path, 'repository:{}:pull'.format(repository),
+                                _manifest_what(repository, reference), headers={'Accept': MANIFEST_MEDIA_TYPES})
 
     def list_tags(self, repository):
         """Every tag name of the repository, following the Link header from page to page."""
@@ -214,6 +267,10 @@ class RegistryDataClient:
         if not isinstance(body, dict):
             raise AzureResponseError(NOT_JSON.format(login_server=self.login_server, what=what))
         return body
+
+
+def _manifest_what(repository, reference):
+    return "the manifest '{}{}{}'".format(repository, '@' if reference.startswith('sha256:') else ':', reference)
 
 
 def _backoff(attempt):

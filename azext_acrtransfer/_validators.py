@@ -344,7 +344,14 @@ def validate_pipeline_run_create(namespace):
     _check_name(namespace.pipeline_name, '--pipeline', 'mypipeline')
     _check_name(namespace.run_name, '--name', 'myrun01')
     validate_blob_name(namespace.storage_blob)
+    if getattr(namespace, 'include_referrers', False) and namespace.pipeline_type == 'import':
+        raise ArgumentUsageError(INCLUDE_REFERRERS_EXPORT_ONLY)
     namespace.artifacts = normalize_artifacts(namespace.artifacts, namespace.pipeline_type)
+
+
+INCLUDE_REFERRERS_EXPORT_ONLY = ("--include-referrers applies to export runs only: an import run imports every "
+                                 "artifact of its blob, referrers included. Drop --include-referrers, or use "
+                                 "--pipeline-type export.")
 
 
 def validate_blob_name(value):
@@ -456,12 +463,25 @@ def _validate_export_batch(namespace):
     namespace.artifacts = list(dict.fromkeys(references))
     if namespace.manifest_file:
         _check_manifest_destination(namespace.manifest_file)
+    if getattr(namespace, 'since_manifest', None):
+        _check_base_manifest(namespace.since_manifest)
+
+
+def _check_base_manifest(path):
+    """--since-manifest must be an export manifest that records digests (read again when the batch is planned)."""
+    from ._product import ProductError, read_base_manifest
+    try:
+        read_base_manifest(path)
+    except ProductError as error:
+        raise InvalidArgumentValueError(str(error)) from None
 
 
 def _validate_import_batch(namespace):
     _refuse_export_options((('--artifacts', namespace.artifacts), ('--artifacts-file', namespace.artifacts_file),
                             ('--repository', namespace.repository), ('--tag-filter', namespace.tag_filter),
-                            ('--storage-blob-prefix', namespace.storage_blob_prefix)))
+                            ('--storage-blob-prefix', namespace.storage_blob_prefix),
+                            ('--include-referrers', getattr(namespace, 'include_referrers', False)),
+                            ('--since-manifest', getattr(namespace, 'since_manifest', None))))
     if bool(namespace.storage_blobs) == bool(namespace.manifest_file):
         raise MutuallyExclusiveArgumentError(IMPORT_BATCH_SOURCE)
     for blob in namespace.storage_blobs or []:
@@ -481,6 +501,19 @@ def validate_pipeline_run_create_batch(namespace):
         _validate_import_batch(namespace)
     else:
         _validate_export_batch(namespace)
+
+
+def validate_pipeline_run_verify(namespace):
+    """Exactly one of --manifest-file (an export manifest) and --name (a run of this registry)."""
+    validate_registry_name(namespace)
+    if bool(namespace.manifest_file) == bool(namespace.run_name):
+        raise MutuallyExclusiveArgumentError("Say what to verify with exactly one of --manifest-file FILE (the "
+                                             "manifest `create-batch --manifest-file` wrote at export) and --name "
+                                             "RUN.")
+    if namespace.run_name:
+        validate_existing_run(namespace)
+    else:
+        read_batch_manifest(namespace.manifest_file)
 
 
 # ---- check -------------------------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from azure.cli.core.commands import CliCommandType
 from . import _validators as v
 from ._client_factory import cf_acrtransfer, cf_export_pipelines, cf_import_pipelines
 from ._format import (check_table, export_pipeline_table, flatten_output, import_pipeline_table,
-                      pipeline_run_batch_table, pipeline_run_table)
+                      pipeline_run_batch_table, pipeline_run_table, verify_table)
 from ._redact import redacting_exception_handler
 
 
@@ -38,6 +38,8 @@ def load_command_table(self, _):
     run_custom = CliCommandType(operations_tmpl='azext_acrtransfer.pipeline_run#{}', client_factory=cf_acrtransfer)
     batch_custom = CliCommandType(operations_tmpl='azext_acrtransfer.pipeline_run_batch#{}',
                                   client_factory=cf_acrtransfer)
+    verify_custom = CliCommandType(operations_tmpl='azext_acrtransfer.pipeline_run_verify#{}',
+                                   client_factory=cf_acrtransfer)
     wait_custom = CliCommandType(operations_tmpl='azext_acrtransfer.pipeline_run_wait#{}',
                                  client_factory=cf_acrtransfer)
     with self.command_group('acr pipeline-run', custom_command_type=run_custom, is_preview=True,
@@ -55,6 +57,8 @@ def load_command_table(self, _):
         g.custom_command('wait', 'wait_pipeline_run', custom_command_type=wait_custom,
                          validator=v.validate_pipeline_run_wait, transform=flatten_output,
                          table_transformer=pipeline_run_table)
+        g.custom_command('verify', 'verify_pipeline_run', custom_command_type=verify_custom,
+                         validator=v.validate_pipeline_run_verify, table_transformer=verify_table)
         g.custom_command('delete', 'delete_pipeline_run', validator=v.validate_existing_run)
         g.custom_command('clean', 'clean_pipeline_runs', validator=v.validate_registry_name,
                          transform=flatten_output)

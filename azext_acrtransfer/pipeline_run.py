@@ -55,7 +55,7 @@ FAILURE_REREADS = 12
 
 
 def create_pipeline_run(cmd, client, resource_group_name, registry_name, pipeline_name, run_name, pipeline_type,
-                        storage_blob, artifacts=None, force_redeploy=False, no_wait=False):
+                        storage_blob, artifacts=None, force_redeploy=False, no_wait=False, include_referrers=False):
     """GET the pipeline (its id goes into the request), PUT the run, and follow the run until it is finished.
 
     A PUT with the properties of an existing run starts nothing (ARM PUTs are idempotent): without
@@ -64,6 +64,9 @@ def create_pipeline_run(cmd, client, resource_group_name, registry_name, pipelin
     pipelines = client.export_pipelines if pipeline_type == 'export' else client.import_pipelines
     pipeline = get_existing(pipelines, resource_group_name, registry_name, pipeline_name)
     force_update_tag = datetime.now(timezone.utc).isoformat() if force_redeploy else None
+    if include_referrers:   # export only (the validator says so)
+        from ._product import artifacts_with_referrers
+        artifacts = artifacts_with_referrers(cmd, resource_group_name, registry_name, artifacts)
     if pipeline_type == 'export':
         run = ExportRun(pipeline['id'], storage_blob, tuple(artifacts), force_update_tag)
     else:

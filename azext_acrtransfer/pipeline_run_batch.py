@@ -22,6 +22,7 @@ from azure.cli.core.azclierror import AzCLIError, AzureResponseError, InvalidArg
 from knack.log import get_logger
 
 from . import _batch_plan as plan
+from . import _product
 from . import _runs
 from ._client import is_transient
 from ._existing import get_existing
@@ -42,6 +43,10 @@ BATCH_RUN_ENDED = "  %(run)s: %(status)s%(detail)s."
 BATCH_FAILED = ("{failed} of {total} batch(es) failed:\n{details}\nThe other batches finished. Fix the cause and run "
                 "the same command again: it skips the batches that succeeded and runs the failed ones again.")
 NO_MATCHING_TAGS = "No tag of repository '{repository}' matches --tag-filter '{pattern}' ({count} tag(s) listed)."
+NOTHING_CHANGED = ("Nothing changed since --since-manifest '%s': no run was started and no manifest written; the "
+                   "base manifest still describes the target.")
+REFERRERS_FOUND = "  %(reference)s (%(digest)s): %(count)d referrer(s)%(listing)s"
+UNCHANGED = "Unchanged since the base manifest, not exported: %s."
 NO_TAGS = "Repository '{repository}' has no tags."
 NOT_STARTED = 'the run could not be started: {}'
 STATE_UNREADABLE = 'its state could not be read: {}'
@@ -71,15 +76,22 @@ def create_pipeline_run_batch(cmd, client, resource_group_name, registry_name, p
                               pipeline_type='export', storage_blob_prefix=None, artifacts=None,
                               artifacts_file=None,  # pylint: disable=unused-argument
                               repository=None, tag_filter=None, storage_blobs=None, manifest_file=None,
-                              max_concurrent_runs=None, dry_run=False):
+                              max_concurrent_runs=None, dry_run=False, include_referrers=False, since_manifest=None):
     """Arguments arrive validated: --artifacts and --artifacts-file merged into `artifacts`, normalised, deduped."""
     export = pipeline_type != 'import'
     pipelines = client.export_pipelines if export else client.import_pipelines
     pipeline = get_existing(pipelines, resource_group_name, registry_name, pipeline_name)
+    selection = None
     if export:
         references = list(artifacts or []) + _repository_tags(cmd, resource_group_name, registry_name,
                                                               repository or [], tag_filter)
-        batches, not_exported = plan.plan_export(name_prefix, storage_blob_prefix, references), []
+        if include_referrers or since_manifest or manifest_file:   # the manifest records each reference's digest
+            selection = _product.export_selection(cmd, resource_group_name, registry_name, references,
+                                                  include_referrers, since_manifest)
+            if not selection.products:
+                logger.warning(NOTHING_CHANGED, since_manifest)
+                return []
+        batches, not_exported = _export_batches(name_prefix, storage_blob_prefix, references, selection), []
     else:
         batches, not_exported = _import_batches(name_prefix, storage_blobs, manifest_file)
 
@@ -95,6 +107,8 @@ def create_pipeline_run_batch(cmd, client, resource_group_name, registry_name, p
         return [_planned(batch, decision) for batch, decision in zip(batches, decisions)]
 
     manifest = _ManifestWriter(manifest_file if export else None, pipeline_name, pipeline_type, registry_name)
+    if selection is not None:
+        manifest.extra = _product.manifest_section(selection, batches)
     runner = _BatchRunner(client, resource_group_name, registry_name, pipeline, export,
                           max_concurrent_runs or DEFAULT_MAX_CONCURRENT_RUNS, manifest.record)
     try:
@@ -136,6 +150,14 @@ def _repository_tags(cmd, resource_group_name, registry_name, repositories, tag_
     return references
 
 
+def _export_batches(name_prefix, storage_blob_prefix, references, selection):
+    """Artifacts 50 a run; with a selection, each image with its referrers in one run, the unchanged left out."""
+    if selection is None:
+        return plan.plan_export(name_prefix, storage_blob_prefix, references)
+    _log_selection(selection)
+    return _product.plan_batches(name_prefix, storage_blob_prefix, selection.products)
+
+
 def _trigger_enabled(pipeline):
     trigger = ((pipeline.get('properties') or {}).get('trigger') or {}).get('sourceTrigger') or {}
     return trigger.get('status') == 'Enabled'
@@ -174,6 +196,17 @@ def _log_plan(pipeline_type, pipeline_name, batches, decisions, not_exported):
                                         'action': 'cannot import', 'reason': NOT_EXPORTED.format(status=status)})
 
 
+def _log_selection(selection):
+    if selection.include_referrers:
+        for product in selection.products:
+            listing = ''.join('\n    {} ({}, {})'.format(referrer.reference, referrer.artifact_type, referrer.scheme)
+                              for referrer in product.referrers)
+            logger.warning(REFERRERS_FOUND, {'reference': product.reference, 'digest': product.digest,
+                                             'count': len(product.referrers), 'listing': listing})
+    if selection.unchanged:
+        logger.warning(UNCHANGED, ', '.join(product.reference for product in selection.unchanged))
+
+
 def _planned(batch, decision):
     """What --dry-run lists for a batch."""
     return {'index': batch.index, 'name': batch.run_name, 'storageBlob': batch.blob,
@@ -188,6 +221,7 @@ class _ManifestWriter:
         self.path = path
         self.header = (pipeline_name, pipeline_type, registry_name)
         self.entries = {}
+        self.extra = {}
         self.lock = threading.Lock()
 
     def record(self, outcome):
@@ -198,6 +232,7 @@ class _ManifestWriter:
             self.entries[outcome.batch.index] = plan.manifest_entry(outcome.batch, outcome.status, outcome.run,
                                                                     redact(outcome.error))
             manifest = plan.build_manifest(*self.header, list(self.entries.values()))
+            manifest.update(self.extra)
             directory = os.path.dirname(os.path.abspath(self.path))
             handle, temporary = tempfile.mkstemp(prefix='.manifest-', dir=directory)
             with os.fdopen(handle, 'w', encoding='utf-8') as stream:

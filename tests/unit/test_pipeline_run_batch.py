@@ -25,6 +25,9 @@ from azure.core.exceptions import HttpResponseError, ServiceRequestError
 from azcli import run_az
 from replay import strict_replay
 
+from fake_registry import AnyImage
+
+from azext_acrtransfer import _product
 from azext_acrtransfer import _validators as v
 from azext_acrtransfer import pipeline_run_batch
 from azext_acrtransfer._batch_plan import MANIFEST_FORMAT
@@ -228,7 +231,10 @@ class FakeClient:
 @pytest.fixture(name='client')
 def fixture_client(monkeypatch):
     monkeypatch.setattr(pipeline_run_batch, 'PROGRESS_INTERVAL', 0.02)
-    return FakeClient()
+    client = FakeClient()
+    client.registry = AnyImage()   # the source registry's data plane: every tag an image (the manifest's digests)
+    monkeypatch.setattr(_product, 'registry_reader', lambda cmd, group, registry: client.registry)
+    return client
 
 
 def export(client, artifacts, manifest=None, **kwargs):
@@ -429,3 +435,103 @@ def test_a_generic_failed_operation_keeps_its_code_beside_the_runs_own_message(c
         export(client, ['missing:1'])
     assert ("Pipeline run 'rel001' failed: (PipelineRunFailed) The pipeline run failed.; Artifact 'missing:1' was "
             "not found") in str(raised.value)
+
+
+# ---- referrers and incremental exports ------------------------------------------------------------------------
+
+SIGNATURE = 'application/vnd.cncf.notary.signature'
+
+
+def signed(client, count, referrers=2):
+    """`count` images app:v1.. in the source registry, each with `referrers` signatures by the referrers API."""
+    registry = client.registry
+    for number in range(1, count + 1):
+        image = registry.push_image('app', 'v{}'.format(number), str(number))
+        for signature in range(referrers):
+            registry.push_referrer('app', image, SIGNATURE, '{}-{}'.format(number, signature))
+
+
+def test_include_referrers_keeps_each_image_with_its_referrers_and_the_manifest_records_them(client, tmp_path):
+    signed(client, 20)
+    manifest_path = tmp_path / 'm.json'
+    export(client, ['app:v{}'.format(n) for n in range(1, 21)], str(manifest_path), include_referrers=True)
+    requested = [body['properties']['request']['artifacts'] for _, body in client.pipeline_runs.puts]
+    assert [len(artifacts) for artifacts in requested] == [48, 12]   # 16 images of 3, then 4: never split
+    assert requested[1][:3] == ['app:v17'] + ['app@' + r['digest'] for r in client.registry.referrers(
+        'app', client.registry.tags[('app', 'v17')])]
+    manifest = json.loads(manifest_path.read_text())
+    assert manifest['includeReferrers'] is True and len(manifest['products']) == 20
+    product = manifest['products'][16]
+    assert product['reference'] == 'app:v17' and product['digest'] == client.registry.tags[('app', 'v17')]
+    assert product['batch'] == 2 and len(product['referrers']) == 2
+
+
+def test_a_dry_run_lists_the_referrers_it_would_carry(client, stderr_lines):
+    signed(client, 1)
+    planned = export(client, ['app:v1'], include_referrers=True, dry_run=True)
+    assert client.pipeline_runs.puts == [] and len(planned[0]['artifacts']) == 3
+    assert any(line.startswith('  app:v1 (sha256:') and '2 referrer(s)' in line and SIGNATURE in line
+               for line in stderr_lines), stderr_lines
+
+
+def test_an_export_since_a_manifest_carries_only_the_changed_tag(client, tmp_path, stderr_lines):
+    signed(client, 3)
+    first, second = tmp_path / 'first.json', tmp_path / 'second.json'
+    references = ['app:v1', 'app:v2', 'app:v3']
+    export(client, references, str(first), include_referrers=True)
+    client.pipeline_runs.puts.clear()
+    moved = client.registry.push_image('app', 'v2', 'rebuilt')
+    client.registry.push_referrer('app', moved, SIGNATURE, 'rebuilt')
+    pipeline_run_batch.create_pipeline_run_batch(None, client, 'rg1', 'myregistry', 'exp', 'inc', 'export', 'inc',
+                                                 artifacts=references, manifest_file=str(second),
+                                                 include_referrers=True, since_manifest=str(first))
+    assert [body['properties']['request']['artifacts'] for _, body in client.pipeline_runs.puts] == [
+        ['app:v2', 'app@' + client.registry.referrers('app', moved)[0]['digest']]]
+    manifest = json.loads(second.read_text())
+    assert [p['reference'] for p in manifest['products']] == ['app:v2']
+    assert [u['reference'] for u in manifest['unchanged']] == ['app:v1', 'app:v3']
+    assert manifest['base']['file'] == 'first.json'
+    assert any(line.startswith('Unchanged since the base manifest, not exported: app:v1, app:v3') for line in
+               stderr_lines)
+
+    client.pipeline_runs.puts.clear()
+    assert pipeline_run_batch.create_pipeline_run_batch(
+        None, client, 'rg1', 'myregistry', 'exp', 'inc2', 'export', 'inc2', artifacts=references,
+        since_manifest=str(second)) == []
+    assert client.pipeline_runs.puts == [] and any(line.startswith('Nothing changed since') for line in stderr_lines)
+
+
+def test_a_missing_reference_is_recorded_without_a_digest_and_its_run_decides(client, tmp_path):
+    client.registry = type(client.registry).__mro__[1]()   # a plain registry: only what was pushed exists
+    signed(client, 1)
+    recorder = Recorder()
+    _product.logger.addHandler(recorder)
+    try:
+        export(client, ['app:v1', 'app:v2'], str(tmp_path / 'm.json'), include_referrers=True)
+    finally:
+        _product.logger.removeHandler(recorder)
+    assert [body['properties']['request']['artifacts'][::3] for _, body in client.pipeline_runs.puts] == [
+        ['app:v1', 'app:v2']]   # the image, its two referrers, then the missing one: the service says what it does
+    products = json.loads((tmp_path / 'm.json').read_text())['products']
+    assert [(p['reference'], p['digest'] is None, len(p['referrers'])) for p in products] == [
+        ('app:v1', False, 2), ('app:v2', True, 0)]
+    assert any(line.startswith("Not found in registry 'myregistry' now: app:v2.") for line in recorder.lines)
+
+
+@pytest.mark.parametrize('overrides, text', [
+    (dict(pipeline_type='import', storage_blob_prefix=None, storage_blobs=['b'], include_referrers=True),
+     '--include-referrers applies to export batches only'),
+    (dict(pipeline_type='import', storage_blob_prefix=None, storage_blobs=['b'], since_manifest='m.json'),
+     '--since-manifest applies to export batches only'),
+])
+def test_referrers_and_since_are_export_options(overrides, text):
+    with pytest.raises(ArgumentUsageError, match=text):
+        v.validate_pipeline_run_create_batch(batch_namespace(**overrides))
+
+
+def test_a_since_manifest_without_digests_is_refused_up_front(tmp_path):
+    old = tmp_path / 'old.json'
+    old.write_text(json.dumps({'format': MANIFEST_FORMAT, 'pipelineType': 'export', 'batches': [
+        {'index': 1, 'blob': 'b-001', 'status': 'Succeeded'}]}))
+    with pytest.raises(InvalidArgumentValueError, match='records no digests'):
+        v.validate_pipeline_run_create_batch(batch_namespace(artifacts=['a:1'], since_manifest=str(old)))

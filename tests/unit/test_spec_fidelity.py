@@ -79,14 +79,22 @@ def _spec_property_names(definitions):
 
 def _own_document_fields():
     """The fields of the documents the extension writes itself (never served by ARM), as it writes them: the
-    create-batch manifest carried with the blobs, a --dry-run batch, a check result."""
+    create-batch manifest carried with the blobs, a --dry-run batch, a check result, a verify result."""
     from azext_acrtransfer import _batch_plan as plan
     from azext_acrtransfer._check_result import passed
     from azext_acrtransfer.pipeline_run_batch import _planned  # pylint: disable=protected-access
+    from azext_acrtransfer.pipeline_run_verify import Expectation, verify_one
+
+    class Target:
+        @staticmethod
+        def manifest_digest(*_):
+            return None
     batch = plan.Batch(1, 'run001', 'blob-001', ('a:1',))
     manifest = plan.build_manifest('p', 'export', 'r', [plan.manifest_entry(batch, plan.FAILED, None, 'why')])
     planned = _planned(batch, plan.Decision(plan.CREATE, 'new'))
-    return set(manifest) | set(manifest['batches'][0]) | set(planned) | set(passed('n', 'd').to_dict())
+    verified = verify_one(Target(), Expectation('a:1', 'sha256:0', None))
+    return set(manifest) | set(manifest['batches'][0]) | set(planned) | set(passed('n', 'd').to_dict()) | \
+        set(verified)
 
 
 def _field_names_read(module_name):
