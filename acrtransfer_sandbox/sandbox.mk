@@ -42,4 +42,4 @@ demo: sandbox-up
 
 # End-to-end tests: their own sandbox (state dir and ports of their own), brought up and down by the suite.
 test-e2e: venv wheel sandbox-tools
-	$(VENV)/bin/python -m pytest tests/e2e -v
+	ACRTRANSFER_SUITE=e2e $(VENV)/bin/python -m pytest tests/e2e -v

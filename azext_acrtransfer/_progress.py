@@ -4,9 +4,10 @@
 """Live progress of a pipeline-run while a command waits for it.
 
 The service reports `response.progress.percentage` on the run resource. On a terminal it drives az's own
-progress bar; otherwise (logs, CI) a line goes to stderr when the percentage moves by 10 points or 30 seconds
-have passed since the last line. stdout carries only the command's result, and `--only-show-errors` silences all
-of it (the lines are warnings, which az drops then; the bar is skipped explicitly).
+progress bar; otherwise (logs, CI) a line goes to stderr when the percentage moves by 10 points, or moves at all
+once 30 seconds have passed since the last line (a percentage that stands still prints nothing). stdout carries
+only the command's result, and `--only-show-errors` silences all of it (the lines are warnings, which az drops
+then; the bar is skipped explicitly).
 """
 
 import sys

@@ -7,3 +7,9 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+
+def pytest_configure(config):
+    # Imported here: suite_summary needs this folder on sys.path, which the lines above put there.
+    import suite_summary  # pylint: disable=import-outside-toplevel
+    config.pluginmanager.register(suite_summary.SuiteSummary(config), 'acrtransfer-suite-summary')

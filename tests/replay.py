@@ -9,6 +9,7 @@ else is recorded as a mismatch and answered with a 599, so the command fails and
 
 import io
 import json
+import threading
 from contextlib import contextmanager
 from unittest import mock
 
@@ -77,3 +78,18 @@ def strict_replay(interactions):
     replay = StrictReplay(interactions)
     with mock.patch('requests.adapters.HTTPAdapter.send', lambda _adapter, request, **_: replay.answer(request)):
         yield replay
+
+
+@contextmanager
+def started_threads():
+    """The names of the threads started inside the block. A poller runs in a thread of its own, so "no thread was
+    started" proves that nothing polls later, where sleeping a while and seeing no request proves nothing."""
+    names = []
+    real_start = threading.Thread.start
+
+    def start(thread):
+        names.append(thread.name)
+        return real_start(thread)
+
+    with mock.patch.object(threading.Thread, 'start', start):
+        yield names

@@ -34,6 +34,12 @@ def clock_offset_file(config: SandboxConfig) -> Path:
     return config.state_dir / "trigger-clock-offset-days"
 
 
+def scan_count_file(config: SandboxConfig) -> Path:
+    """How many polls the trigger has finished since the sandbox started: tests wait for it to move instead of
+    sleeping before they assert that a blob started no run."""
+    return config.state_dir / "trigger-scans"
+
+
 def trigger_now(config: SandboxConfig) -> datetime.datetime:
     path = clock_offset_file(config)
     days = float(path.read_text().strip() or 0) if path.exists() else 0.0
@@ -68,12 +74,15 @@ class SourceTrigger:
         self._reported = set()   # (pipeline, blob, reason) already logged, so the log does not repeat every poll
 
     async def run_forever(self) -> None:
+        scans = 0
         while True:
             try:
                 await self.poll_once()
             except Exception:  # pylint: disable=broad-except
                 # A bad poll must not stop the trigger for good; the next poll tries again.
                 log.exception("source trigger poll failed")
+            scans += 1
+            scan_count_file(self.config).write_text(str(scans))
             await asyncio.sleep(self.config.trigger_interval)
 
     async def poll_once(self) -> None:

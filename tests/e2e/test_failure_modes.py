@@ -4,7 +4,6 @@ import base64
 import datetime
 import hashlib
 import subprocess
-import time
 
 from .conftest import SAMPLE_REPOSITORY, unique
 from .workflow import (copy_blob, create_export_pipeline, create_import_pipeline, export_blob, run_export,
@@ -170,8 +169,8 @@ def test_blob_older_than_60_days_is_not_triggered(sandbox, source, target):
     try:
         copy_blob(source, target, blob)
         create_import_pipeline(target, importer, trigger=True)
-        # Several trigger polls pass (interval 1 s) with the blob in the container and the role in place.
-        time.sleep(6)
+        # A whole trigger poll passes with the blob in the container and the role in place.
+        sandbox.wait_for_full_trigger_scans()
         assert triggered_runs(target, importer, blob) == []
     finally:
         sandbox.cli("clock", "--advance-days", "0")
@@ -182,7 +181,7 @@ def test_blob_older_than_60_days_is_not_triggered(sandbox, source, target):
         target.acr("import-pipeline", "delete", "--name", importer)
 
 
-def test_blob_without_transfer_metadata_is_not_triggered(target):
+def test_blob_without_transfer_metadata_is_not_triggered(sandbox, target):
     importer = unique("nometa")
     blob, data = unique("plain"), "not a transfer blob"
     target.az("storage", "blob", "upload", "--connection-string", target["ACRSANDBOX_STORAGE_CONNECTION_STRING"],
@@ -190,13 +189,13 @@ def test_blob_without_transfer_metadata_is_not_triggered(target):
               "--content-md5", base64.b64encode(hashlib.md5(data.encode()).digest()).decode())
     create_import_pipeline(target, importer, trigger=True)
     try:
-        time.sleep(5)
+        sandbox.wait_for_full_trigger_scans()
         assert triggered_runs(target, importer, blob) == []
     finally:
         target.acr("import-pipeline", "delete", "--name", importer)
 
 
-def test_trigger_starts_one_run_per_blob(source, target):
+def test_trigger_starts_one_run_per_blob(sandbox, source, target):
     exporter = unique("export")
     create_export_pipeline(source, exporter)
     blob = export_blob(source, exporter, LATEST)
@@ -205,7 +204,7 @@ def test_trigger_starts_one_run_per_blob(source, target):
     create_import_pipeline(target, importer, "OverwriteTags", trigger=True)
     try:
         wait_for_triggered_run(target, importer, blob)
-        time.sleep(4)
+        sandbox.wait_for_full_trigger_scans()   # the trigger has seen the blob again since its run started
         assert len(triggered_runs(target, importer, blob)) == 1
     finally:
         target.acr("import-pipeline", "delete", "--name", importer)

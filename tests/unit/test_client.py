@@ -4,7 +4,6 @@
 """The management client's behaviour on faults, paging and errors, against a scripted HTTP peer."""
 
 import json
-import time
 from unittest import mock
 
 import pytest
@@ -14,7 +13,7 @@ from azure.core.credentials import AccessToken
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 
 from azext_acrtransfer._client import AsyncOperationFailed, ContainerRegistryTransferClient
-from replay import _response
+from replay import _response, started_threads
 
 BASE = 'https://management.azure.com'
 RUNS = ('/subscriptions/sub1/resourceGroups/rg/providers/Microsoft.ContainerRegistry/registries/reg1/'
@@ -210,12 +209,11 @@ def test_no_wait_sends_nothing_after_the_put():
     sent, patch = scripted([(201, {'Azure-AsyncOperation': OPERATION, 'Retry-After': '0'},
                              {'name': 'run1', 'properties': {'provisioningState': 'Creating'}})] +
                            [(200, {}, {'status': 'InProgress'})] * 20)
-    with patch:
+    with patch, started_threads() as threads:
         poller = client().pipeline_runs.begin_create_or_update('rg', 'reg1', 'run1', {}, polling_interval=0,
                                                                no_wait=True)
-        time.sleep(0.3)  # a polling thread, if one had been started, would have sent its GETs by now
         assert poller.result()['name'] == 'run1'
-    assert [r.method for r in sent] == ['PUT']
+    assert threads == [] and [r.method for r in sent] == ['PUT']
 
 
 def test_a_hostile_resource_group_cannot_rewrite_the_request_url():

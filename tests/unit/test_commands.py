@@ -5,13 +5,12 @@
 
 import json
 import os
-import time
 from unittest import mock
 
 import pytest
 
 from azcli import run_az, set_config
-from replay import strict_replay
+from replay import started_threads, strict_replay
 
 REG = ['-g', 'rg1', '-r', 'myregistry']
 CONTAINER = 'https://mystorage.blob.core.windows.net/transfer'
@@ -246,10 +245,11 @@ def test_a_failed_operation_ends_in_the_runs_message_once_the_run_is_terminal():
 
 
 def test_no_wait_sends_nothing_after_the_put():
-    with strict_replay([answer('GET', PIPELINE_URL, PIPELINE_BODY), NO_RUN_YET, run_put()]) as replay:
+    with strict_replay([answer('GET', PIPELINE_URL, PIPELINE_BODY), NO_RUN_YET, run_put()]) as replay, \
+            started_threads() as threads:
         result = run_az(CREATE_IMPORT_RUN + ['--no-wait'])
-        time.sleep(0.5)  # a poller thread would have asked for the operation by now
     assert result.exit_code == 0, result.stderr
+    assert threads == [], 'the command started a thread (a poller): {}'.format(threads)
     assert [method for method, _, _ in replay.sent] == ['GET', 'GET', 'PUT'] and not replay.mismatches
 
 

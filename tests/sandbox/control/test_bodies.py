@@ -2,13 +2,13 @@
 (../shared/spec): every writable field of the spec is checked with the spec's JSON type, no field is invented, and
 the spec's own request examples pass unchanged. Plus the parser's bounds."""
 import json
-from pathlib import Path
 
 import pytest
+from shared_files import spec_example_path
+from spec_schema import load_definitions
 
 from acrtransfer_sandbox.fronts import bodies
 
-SPEC = Path(__file__).resolve().parents[3].parent / "shared" / "spec"
 SHAPE_TYPES = {bodies.Obj: "object", bodies.Map: "object", bodies.Str: "string", bodies.Arr: "array",
                bodies.Bool: "boolean", bodies.Int: "integer"}
 # ProxyResource's fields are read-only; "properties" is flattened by the SDKs but is an object on the wire.
@@ -22,7 +22,7 @@ EXAMPLES = [("ExportPipelineCreate.json", bodies.EXPORT_PIPELINE),
 
 @pytest.fixture(scope="module")
 def definitions():
-    return json.loads((SPEC / "definitions.json").read_text())
+    return load_definitions()
 
 
 def _resolve(schema: dict, definitions: dict) -> dict:
@@ -62,7 +62,8 @@ def test_pipeline_body_shapes_follow_the_spec(definitions, shape, model):
 
 @pytest.mark.parametrize("example,shape", EXAMPLES, ids=[name for name, _ in EXAMPLES])
 def test_the_specs_request_examples_pass_unchanged(example, shape):
-    parameters = json.loads((SPEC / "examples" / example).read_text())["parameters"]
+    with open(spec_example_path(example), encoding="utf-8") as f:
+        parameters = json.load(f)["parameters"]
     [body] = [value for value in parameters.values() if isinstance(value, dict)]
     assert shape.check(body, "") == body
 
