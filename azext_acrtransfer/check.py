@@ -118,6 +118,8 @@ ACCOUNT_NOT_IN_SUBSCRIPTION = ('No storage account of the current subscription h
 ACCOUNT_FOUND_FOR_TOKEN = "Storage account '{}' serves the container."
 REGISTRY_NOT_READ = 'The registry cannot be read from ARM: {}.'
 PERMISSIONS_UNREAD = 'Your effective permissions on the registry cannot be read from ARM here ({}).'
+PERMISSIONS_API_ABSENT = ('ARM does not serve effective permissions (Microsoft.Authorization/permissions) here: '
+                          'your right to create runs is not checked.')
 BLOBS_UNLISTED = 'The container\'s blobs cannot be listed: {}.'
 BLOB_UNREAD = "The blob cannot be read: {}."
 
@@ -319,6 +321,8 @@ def caller_check(cli_ctx, facts, permissions_future):
     try:
         permissions = permissions_future.result()
     except Exception as error:  # pylint: disable=broad-except
+        if getattr(error, 'status_code', None) == 404:
+            return skipped(NAME_CALLER, PERMISSIONS_API_ABSENT)
         return skipped(NAME_CALLER, PERMISSIONS_UNREAD.format(_error_text(error)))
     return caller_rule(facts.kind, permissions, facts.registry, registry_id(cli_ctx, facts), _caller_name(cli_ctx))
 
