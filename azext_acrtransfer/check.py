@@ -339,7 +339,10 @@ def storage_checks(cli_ctx, facts, lookups, storage_blob):
         else:
             results, container = sas_token_checks(cli_ctx, facts, now, lookups)
     except Exception as error:  # pylint: disable=broad-except
-        results = [skipped(NAME_CONTAINER, NOT_CHECKED.format(_error_text(error)))]
+        names = (NAME_ACCOUNT, NAME_STORAGE_NETWORK, NAME_STORAGE_ROLE, NAME_CONTAINER) \
+            if facts.access_mode == MANAGED_IDENTITY else \
+            (NAME_KEY_VAULT, NAME_KEY_VAULT_NETWORK, NAME_KEY_VAULT_ACCESS, NAME_SECRET, NAME_ACCOUNT, NAME_CONTAINER)
+        results = [skipped(name, NOT_CHECKED.format(_error_text(error))) for name in names]
     trigger = lookups.pool.submit(trigger_checks, facts, container, now) if facts.kind == 'import' else None
     blob = lookups.pool.submit(storage_blob_check, facts, container, storage_blob) if storage_blob else None
     if trigger is not None:
