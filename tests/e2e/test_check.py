@@ -15,7 +15,8 @@ from .workflow import run_export, run_import, wait_for_triggered_run
 
 LATEST = f"{SAMPLE_REPOSITORY}:latest"
 SAS_FIX_RE = re.compile(
-    r'^az keyvault secret set --vault-name \S+ --name (?P<secret>\S+) --value "\$\((?P<generate>.*)\)"$')
+    r'^\(umask 077 && (?P<generate>.*) > acrtransfer-sas\.txt\) && az keyvault secret set --vault-name \S+ '
+    r'--name (?P<secret>\S+) --value @acrtransfer-sas\.txt --output none; rm -f acrtransfer-sas\.txt$')
 
 
 # ---- helpers ------------------------------------------------------------------------------------------------
