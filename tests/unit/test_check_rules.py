@@ -346,3 +346,24 @@ def test_the_guard_is_what_keeps_the_token_away(transport, monkeypatch):
         enable_rbac_authorization=False, access_policies=[], vault_uri=EVIL + '/', network_acls=None))
     run_check(pipeline_facts('export', 'SasToken', host=EVIL, vault=EVIL), monkeypatch, vault=vault)
     assert authorized_to(transport, EVIL)
+
+
+def test_grant_sends_nothing_for_a_vault_arm_does_not_list(monkeypatch):
+    # pylint: disable=protected-access
+    from azure.cli.core.azclierror import ResourceNotFoundError
+    from azext_acrtransfer import grant
+    monkeypatch.setattr(grant, 'find_vault', lambda *_: None)
+    monkeypatch.setattr(grant._sdk, 'keyvault_client', lambda *_: pytest.fail('no client'))
+    with pytest.raises(ResourceNotFoundError) as error:
+        grant._grant_secret_access(SimpleNamespace(cli_ctx=None), 'p1', EVIL + '/secrets/x')
+    assert 'collector.example.net:4443' in str(error.value)
+
+
+def test_a_user_assigned_identity_principal_comes_from_user_assigned_identities():
+    uai = '/subscriptions/s/resourcegroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id1'
+    identity = {'type': 'UserAssigned', 'userAssignedIdentities': {uai: {'principalId': 'u1'}}}
+    pipeline = {'name': 'p', 'identity': identity,
+                'properties': {'target': {'uri': 'https://a.blob.core.windows.net/c'}}}
+    facts = check.PipelineFacts('export', 'rg', 'reg', pipeline)
+    assert facts.principal == 'u1'
+    assert check.identity_check(facts).status == PASSED and 'user-assigned' in check.identity_check(facts).detail
