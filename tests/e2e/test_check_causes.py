@@ -187,7 +187,6 @@ def vault_update(cloud: Cloud, *args: str) -> None:
     cloud.az("keyvault", "update", "--resource-group", cloud.group, "--name", cloud["ACRSANDBOX_KEYVAULT"], *args)
 
 
-@NEEDS_SANDBOX_15
 @pytest.mark.parametrize("setting", [("--default-action", "Deny", "--bypass", "None"),
                                      ("--public-network-access", "Disabled")])
 def test_vault_firewall_without_the_trusted_services_bypass(source, setting):
