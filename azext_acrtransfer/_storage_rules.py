@@ -62,7 +62,7 @@ def account_facts(account, resource_group):
     """StorageAccountFacts from the management SDK's StorageAccount model (of any api-version)."""
     acls = getattr(account, 'network_rule_set', None)
     created = getattr(account, 'key_creation_time', None)
-    times = tuple((key, getattr(created, key, None)) for key in ('key1', 'key2'))
+    times = tuple((key, _as_datetime(getattr(created, key, None))) for key in ('key1', 'key2'))
     return StorageAccountFacts(
         name=account.name, resource_group=resource_group,
         public_network_access=_text(getattr(account, 'public_network_access', None)),
@@ -70,6 +70,18 @@ def account_facts(account, resource_group):
         bypass=_text(getattr(acls, 'bypass', None)),
         allow_shared_key_access=getattr(account, 'allow_shared_key_access', None),
         key_creation_times=tuple((key, when) for key, when in times if isinstance(when, datetime)))
+
+
+def _as_datetime(value):
+    """A datetime from an SDK model, or ARM's ISO 8601 text (7 fraction digits and a Z, as storage writes it)."""
+    if isinstance(value, datetime) or not isinstance(value, str):
+        return value
+    import re
+    text = re.sub(r'(\.\d{6})\d+', r'\1', value.strip()).replace('Z', '+00:00')
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        return None
 
 
 def network_rule(facts):

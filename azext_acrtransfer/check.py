@@ -15,7 +15,7 @@ from ._access_guidance import (KEY_VAULT_ROLE, ROLE_ASSIGNMENT_COMMAND, SET_POLI
                                principal_id, storage_account_name, storage_role)
 from ._access_lookup import (RoleHolding, can_get_secrets, find_storage_account, find_vault, origin,
                              policy_secret_permissions, storage_actions, SECRET_GET_ACTION)
-from ._blob_rules import BlobFacts, BlobPlace, export_blob_rule, import_blob_rule, trigger_eligibility
+from ._blob_rules import BlobPlace, export_blob_rule, import_blob_rule, trigger_eligibility
 from ._caller_rules import NAME_CALLER, caller_rule
 from ._check_result import any_failed, failed, passed, skipped, warning
 from ._layer_rules import NAME_LAYERS, layer_rule
@@ -203,6 +203,16 @@ def exit_non_zero_after_output(cli_ctx):
 
 
 def collect_results(cmd, client, kind, names, storage_blob, artifacts):  # pylint: disable=too-many-arguments
+    with ThreadPoolExecutor(max_workers=LOOKUP_WORKERS) as pool:
+        return _collect_results(cmd, client, pool, kind, names, storage_blob, artifacts)
+
+
+def _load_storage_sdk(cli_ctx):
+    from ._sdk import container_client_class
+    container_client_class(cli_ctx)
+
+
+def _collect_results(cmd, client, pool, kind, names, storage_blob, artifacts):  # pylint: disable=too-many-arguments
     from azure.core.exceptions import ResourceNotFoundError
     resource_group, registry, name = names
     try:
@@ -212,14 +222,16 @@ def collect_results(cmd, client, kind, names, storage_blob, artifacts):  # pylin
                                                               group=resource_group),
                        LIST_PIPELINES_COMMAND.format(kind, resource_group, registry))]
     facts = PipelineFacts(kind, resource_group, registry, pipeline)
-    with ThreadPoolExecutor(max_workers=LOOKUP_WORKERS) as pool:
-        lookups = Lookups(cmd, facts, pool, artifacts or [])
-        results = [pipeline_state_check(facts), identity_check(facts)]
-        results.extend(registry_checks(facts, lookups.registry))
-        results.append(caller_check(cmd.cli_ctx, facts, lookups.permissions))
-        results.extend(storage_checks(cmd.cli_ctx, facts, lookups, storage_blob))
-        for artifact, future in zip(artifacts or [], lookups.artifacts):
-            results.extend(settle(future, ['Artifact ' + artifact, NAME_LAYERS.format(artifact)]))
+    if facts.access_mode == MANAGED_IDENTITY and (facts.trigger_enabled or storage_blob):
+        # The blob SDK takes longer to import than most requests take: it loads while ARM is asked.
+        pool.submit(_load_storage_sdk, cmd.cli_ctx)
+    lookups = Lookups(cmd, facts, pool, artifacts or [])
+    results = [pipeline_state_check(facts), identity_check(facts)]
+    results.extend(registry_checks(facts, lookups.registry))
+    results.append(caller_check(cmd.cli_ctx, facts, lookups.permissions))
+    results.extend(storage_checks(cmd.cli_ctx, facts, lookups, storage_blob))
+    for artifact, future in zip(artifacts or [], lookups.artifacts):
+        results.extend(settle(future, ['Artifact ' + artifact, NAME_LAYERS.format(artifact)]))
     return results
 
 
@@ -418,7 +430,7 @@ def sas_token_checks(cli_ctx, facts, now, lookups):
     if account is None:
         return results + [skipped(NAME_CONTAINER, HOST_NOT_CONTACTED.format(host=origin(facts.container_uri),
                                                                             what=AN_ACCOUNT))], None
-    container_result, container = container_check(cli_ctx, facts, value, fix)
+    container_result, container = container_check(facts, value, fix)
     results.append(container_result)
     return results, container
 
@@ -503,11 +515,11 @@ def _vault_name_of(secret_uri):
     return vault_name(secret_uri)
 
 
-def container_check(cli_ctx, facts, sas_value, fix):
+def container_check(facts, sas_value, fix):
     """Storage's own answer to the token: list the container's first blob."""
-    from ._sdk import container_client
-    container = container_client(cli_ctx, facts.container_uri, sas_value)
-    error = _list_error(container)
+    from ._blob_rest import SasContainer
+    container = SasContainer(facts.container_uri, sas_value)
+    error = container.first_page_error()
     if error is None:
         return passed(NAME_CONTAINER, CONTAINER_LISTS_WITH_TOKEN.format(facts.container)), container
     status, code, text = error
@@ -519,20 +531,6 @@ def container_check(cli_ctx, facts, sas_value, fix):
 def _container_missing(facts):
     return failed(NAME_CONTAINER, CONTAINER_MISSING.format(container=facts.container, account=facts.account),
                   CREATE_CONTAINER_COMMAND.format(facts.account, facts.container))
-
-
-def _list_error(container):
-    """None when the container lists, else (status, storage error code, message)."""
-    from azure.core.exceptions import AzureError, HttpResponseError
-    try:
-        for _page in container.list_blobs(results_per_page=1).by_page():
-            break
-        return None
-    except HttpResponseError as error:
-        code = getattr(error, 'error_code', None)
-        return error.status_code, str(getattr(code, 'value', code) or error.status_code), _first_line(error)
-    except AzureError as error:
-        return None, 'Unreachable', _first_line(error)
 
 
 def _first_line(error):
@@ -577,16 +575,17 @@ def caller_container_check(cli_ctx, facts, account):
     login (as --auth-mode login), or when storage refuses it with the account key from ARM (as az storage does
     when given only --account-name). Without either, the blob checks are Skipped, not Failed: the pipeline's own
     access is what StorageRole checks."""
-    from ._sdk import container_client
-    container = container_client(cli_ctx, facts.container_uri)
-    error = _list_error(container)
+    from ._sdk import SdkContainer, container_client
+    container = SdkContainer(container_client(cli_ctx, facts.container_uri))
+    error = container.first_page_error()
     if error is None:
         return container, passed(NAME_CONTAINER, CONTAINER_LISTS_WITH_LOGIN.format(facts.container))
     if error[0] in (401, 403) and account is not None:
         key = _account_key(cli_ctx, account)
         if key:
-            keyed = container_client(cli_ctx, facts.container_uri, {'account_name': account.name, 'account_key': key})
-            key_error = _list_error(keyed)
+            keyed = SdkContainer(container_client(cli_ctx, facts.container_uri,
+                                                  {'account_name': account.name, 'account_key': key}))
+            key_error = keyed.first_page_error()
             if key_error is None:
                 return keyed, passed(NAME_CONTAINER, CONTAINER_LISTS_WITH_KEY.format(facts.container, error[0],
                                                                                      error[1]))
@@ -618,7 +617,7 @@ def trigger_checks(facts, container, now):
         return [skipped(NAME_TRIGGER, BLOBS_NOT_JUDGED)]
     from azure.core.exceptions import AzureError
     try:
-        blobs = [_facts_of(blob) for blob in container.list_blobs(include=['metadata'])]
+        blobs = container.blobs_with_metadata()
     except AzureError as error:
         return [skipped(NAME_TRIGGER, BLOBS_UNLISTED.format(_error_text(error)))]
     if not blobs:
@@ -626,23 +625,14 @@ def trigger_checks(facts, container, now):
     return [trigger_eligibility(blob, now, facts.place) for blob in blobs]
 
 
-def _facts_of(properties):
-    settings = getattr(properties, 'content_settings', None)
-    return BlobFacts(properties.name, dict(properties.metadata or {}),
-                     bytes(settings.content_md5) if settings is not None and settings.content_md5 else None,
-                     properties.last_modified)
-
-
 def storage_blob_check(facts, container, blob_name):
     """[StorageBlob]: the blob's properties judged for the pipeline's kind."""
-    from azure.core.exceptions import AzureError, ResourceNotFoundError
+    from azure.core.exceptions import AzureError
     from ._blob_rules import NAME_STORAGE_BLOB
     if container is None:
         return [skipped(NAME_STORAGE_BLOB, CONTAINER_UNREADABLE)]
     try:
-        existing = _facts_of(container.get_blob_client(blob_name).get_blob_properties())
-    except ResourceNotFoundError:
-        existing = None
+        existing = container.blob_facts(blob_name)
     except AzureError as error:  # a 403 or a 5xx on this blob: said, and the other entries stand
         return [skipped(NAME_STORAGE_BLOB, BLOB_UNREAD.format(_error_text(error)))]
     if facts.kind == 'export':

@@ -225,17 +225,16 @@ def test_registry_and_caller_failures_are_skipped_not_raised():
 
 def test_an_unexpected_blob_error_is_an_entry():
     from azure.core.exceptions import HttpResponseError
+    from azext_acrtransfer._blob_rest import BlobRequestError
 
     class Container:
         @staticmethod
-        def get_blob_client(_name):
-            def fail():
-                raise HttpResponseError(message='This request is not authorized')
-            return SimpleNamespace(get_blob_properties=fail)
+        def blob_facts(_name):
+            raise HttpResponseError(message='This request is not authorized')
 
         @staticmethod
-        def list_blobs(**_):
-            raise HttpResponseError(message='Server busy')
+        def blobs_with_metadata():
+            raise BlobRequestError(503, 'ServerBusy', 'Server busy')
     facts = pipeline_facts('import', 'SasToken')
     [blob] = check.storage_blob_check(facts, Container(), 'b1')
     assert blob.status == SKIPPED and 'not authorized' in blob.detail
