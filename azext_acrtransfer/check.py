@@ -366,14 +366,17 @@ def storage_checks(cli_ctx, facts, lookups, storage_blob):
 
 
 def managed_identity_storage_checks(cli_ctx, facts, lookups, storage_blob):
-    results, account = managed_identity_checks(cli_ctx, facts, lookups)
-    if facts.trigger_enabled or storage_blob:
-        if account is None:
-            return results + [skipped(NAME_CONTAINER, HOST_NOT_CONTACTED.format(
-                host=origin(facts.container_uri), what=AN_ACCOUNT))], None
-        container, listing = caller_container_check(cli_ctx, facts, account)
-        return results + [listing], container
-    return results, None
+    """The identity's role is asked of ARM while the container is listed as you."""
+    reads_blobs = facts.trigger_enabled or storage_blob
+    results, account = managed_identity_checks(facts, lookups)
+    if account is None:
+        not_contacted = skipped(NAME_CONTAINER, HOST_NOT_CONTACTED.format(host=origin(facts.container_uri),
+                                                                          what=AN_ACCOUNT))
+        return results + ([not_contacted] if reads_blobs else []), None
+    role = lookups.pool.submit(storage_role_check, cli_ctx, facts, account)
+    container, listing = caller_container_check(cli_ctx, facts, account) if reads_blobs else (None, None)
+    results.extend(settle(role, [NAME_STORAGE_ROLE]))
+    return results + ([listing] if listing is not None else []), container
 
 
 def account_settings_checks(facts, account, sas=None, fix=None):
@@ -545,9 +548,8 @@ def _error_text(error):
 
 # ---- ManagedIdentity mode ----------------------------------------------------------------------------------
 
-def managed_identity_checks(cli_ctx, facts, lookups):
-    """([StorageAccount, StorageNetwork, StorageRole], the account or None)."""
-    role = storage_role(facts.kind, facts.options)
+def managed_identity_checks(facts, lookups):
+    """([StorageAccount, StorageNetwork], the account), or with StorageRole Skipped too when there is none."""
     unknown = [skipped(name, ACCOUNT_UNKNOWN.format(NAME_ACCOUNT)) for name in (NAME_STORAGE_NETWORK,
                                                                                 NAME_STORAGE_ROLE)]
     try:
@@ -558,16 +560,21 @@ def managed_identity_checks(cli_ctx, facts, lookups):
     if account is None:
         return [failed(NAME_ACCOUNT, NO_ACCOUNT_SERVES.format(facts.container_uri), LIST_ACCOUNTS_COMMAND)] + \
             unknown, None
-    found = [passed(NAME_ACCOUNT, ACCOUNT_FOUND.format(account.name))] + account_settings_checks(facts, account)
+    return [passed(NAME_ACCOUNT, ACCOUNT_FOUND.format(account.name))] + account_settings_checks(facts, account), \
+        account
+
+
+def storage_role_check(cli_ctx, facts, account):
+    """[StorageRole]: the identity holds a role with the blob actions its runs perform, at the account or above."""
     if not facts.principal_known:
-        return found + [_needs_principal(NAME_STORAGE_ROLE)], account
+        return [_needs_principal(NAME_STORAGE_ROLE)]
+    role = storage_role(facts.kind, facts.options)
     holding = RoleHolding(cli_ctx, facts.principal, account.id)
     if holding.allows(*storage_actions(facts.kind, facts.options)):
-        return found + [passed(NAME_STORAGE_ROLE, STORAGE_ROLE_HELD.format(', '.join(holding.names())))], account
-    missing = failed(NAME_STORAGE_ROLE, STORAGE_ROLE_MISSING.format(role=role, account=account.name,
-                                                                    held=_held(holding), grant=facts.command('grant')),
-                     ROLE_ASSIGNMENT_COMMAND.format(principal=facts.principal, role=role, scope=account.id))
-    return found + [missing], account
+        return [passed(NAME_STORAGE_ROLE, STORAGE_ROLE_HELD.format(', '.join(holding.names())))]
+    return [failed(NAME_STORAGE_ROLE, STORAGE_ROLE_MISSING.format(role=role, account=account.name, held=_held(holding),
+                                                                  grant=facts.command('grant')),
+                   ROLE_ASSIGNMENT_COMMAND.format(principal=facts.principal, role=role, scope=account.id))]
 
 
 def caller_container_check(cli_ctx, facts, account):
