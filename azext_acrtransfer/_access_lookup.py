@@ -72,15 +72,23 @@ def _arm_list(cli_ctx, path):
             break
 
 
-def find_vault(cli_ctx, secret_uri):
-    """The vault of the subscription whose vaultUri serves the secret (works in every cloud, and for vault hosts
-    that are IP addresses); None when no vault of this subscription does."""
+def list_vaults(cli_ctx):
+    return [ArmObject(document) for document in _arm_list(cli_ctx, VAULTS_LIST)]
+
+
+def vault_serving(vaults, secret_uri):
+    """The vault whose vaultUri serves the secret (works in every cloud, and for vault hosts that are IP
+    addresses); None when none does."""
     wanted = origin(secret_uri)
-    for document in _arm_list(cli_ctx, VAULTS_LIST):
-        vault = ArmObject(document)
+    for vault in vaults:
         if origin(vault.properties.vault_uri if vault.properties else None) == wanted:
             return vault
     return None
+
+
+def find_vault(cli_ctx, secret_uri):
+    """The vault of the subscription that serves the secret, or None."""
+    return vault_serving(list_vaults(cli_ctx), secret_uri)
 
 
 def resource_group_of(resource_id):
@@ -101,16 +109,24 @@ def can_get_secrets(permissions):
     return 'get' in permissions or 'all' in permissions
 
 
-def find_storage_account(cli_ctx, container_uri):
+def list_storage_accounts(cli_ctx):
+    return [ArmObject(document, flattened=True) for document in _arm_list(cli_ctx, ACCOUNTS_LIST)]
+
+
+def account_serving(accounts, container_uri):
     """The storage account whose primary blob endpoint the container URI starts with, or None."""
     uri = container_uri.lower().rstrip('/') + '/'
-    for document in _arm_list(cli_ctx, ACCOUNTS_LIST):
-        account = ArmObject(document, flattened=True)
+    for account in accounts:
         endpoints = account.primary_endpoints
         blob = ((endpoints.blob if endpoints else None) or '').lower()
         if blob and uri.startswith(blob if blob.endswith('/') else blob + '/'):
             return account
     return None
+
+
+def find_storage_account(cli_ctx, container_uri):
+    """The storage account of the subscription that serves the container, or None."""
+    return account_serving(list_storage_accounts(cli_ctx), container_uri)
 
 
 def _covers(scope, resource_id):

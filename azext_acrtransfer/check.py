@@ -7,13 +7,14 @@ Every check that applies runs and is reported, in a fixed order; one that cannot
 token is read into a local variable, judged and handed to the storage SDK, and never returned or logged.
 """
 
+from collections import namedtuple
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 
 from . import _sas
 from ._access_guidance import (KEY_VAULT_ROLE, ROLE_ASSIGNMENT_COMMAND, SET_POLICY_COMMAND, UNKNOWN_PRINCIPAL,
                                principal_id, storage_account_name, storage_role)
-from ._access_lookup import (RoleHolding, can_get_secrets, find_storage_account, find_vault, origin,
+from ._access_lookup import (RoleHolding, account_serving, can_get_secrets, list_storage_accounts, list_vaults, origin,
                              policy_secret_permissions, storage_actions, SECRET_GET_ACTION)
 from ._blob_rules import BlobPlace, export_blob_rule, import_blob_rule, trigger_eligibility
 from ._caller_rules import NAME_CALLER, caller_rule
@@ -215,6 +216,7 @@ def _load_storage_sdk(cli_ctx):
 def _collect_results(cmd, client, pool, kind, names, storage_blob, artifacts):  # pylint: disable=too-many-arguments
     from azure.core.exceptions import ResourceNotFoundError
     resource_group, registry, name = names
+    lookups = Lookups(cmd, RegistryName(resource_group, registry), pool, artifacts)  # with the pipeline's GET
     try:
         pipeline = client.get(resource_group, registry, name)
     except ResourceNotFoundError:
@@ -225,7 +227,7 @@ def _collect_results(cmd, client, pool, kind, names, storage_blob, artifacts):  
     if facts.access_mode == MANAGED_IDENTITY and (facts.trigger_enabled or storage_blob):
         # The blob SDK takes longer to import than most requests take: it loads while ARM is asked.
         pool.submit(_load_storage_sdk, cmd.cli_ctx)
-    lookups = Lookups(cmd, facts, pool, artifacts or [])
+    lookups.of_pipeline(facts)
     results = [pipeline_state_check(facts), identity_check(facts)]
     results.extend(registry_checks(facts, lookups.registry))
     results.append(caller_check(cmd.cli_ctx, facts, lookups.permissions))
@@ -235,20 +237,34 @@ def _collect_results(cmd, client, pool, kind, names, storage_blob, artifacts):  
     return results
 
 
-class Lookups:  # pylint: disable=too-few-public-methods
-    """The look-ups check starts at once, as futures of `pool`."""
+RegistryName = namedtuple('RegistryName', 'resource_group registry')
 
-    def __init__(self, cmd, facts, pool, artifacts):
+
+class Lookups:
+    """The look-ups check starts at once, as futures of `pool`: what needs only the registry's name starts with the
+    pipeline's GET (the subscription's vaults and accounts are listed before the pipeline says which it names);
+    the rest once the pipeline is read."""
+
+    def __init__(self, cmd, names, pool, artifacts):
         cli_ctx = cmd.cli_ctx
         self.pool = pool
-        self.registry = pool.submit(_registry_document, cmd, facts)
-        self.permissions = pool.submit(caller_permissions, cli_ctx, facts)
-        self.vault = pool.submit(find_vault, cli_ctx, facts.secret_uri) if facts.access_mode != MANAGED_IDENTITY \
-            else None
-        self.account = pool.submit(find_storage_account, cli_ctx, facts.container_uri)
-        self.registry_client = pool.submit(_registry_client, cli_ctx, facts, self.registry) if artifacts else None
-        self.artifacts = [pool.submit(artifact_checks, facts, artifact, self.registry_client)
-                          for artifact in artifacts]
+        self.cli_ctx = cli_ctx
+        self.registry = pool.submit(_registry_document, cmd, names)
+        self.permissions = pool.submit(caller_permissions, cli_ctx, names)
+        self.vaults = pool.submit(list_vaults, cli_ctx)
+        self.accounts = pool.submit(list_storage_accounts, cli_ctx)
+        self.registry_client = pool.submit(_registry_client, cli_ctx, names, self.registry) if artifacts else None
+        self.artifact_names = list(artifacts or [])
+        self.vault = self.account = None
+        self.artifacts = []
+
+    def of_pipeline(self, facts):
+        from ._access_lookup import vault_serving
+        if facts.access_mode != MANAGED_IDENTITY:
+            self.vault = self.pool.submit(lambda: vault_serving(self.vaults.result(), facts.secret_uri))
+        self.account = self.pool.submit(lambda: account_serving(self.accounts.result(), facts.container_uri))
+        self.artifacts = [self.pool.submit(artifact_checks, facts, artifact, self.registry_client)
+                          for artifact in self.artifact_names]
 
 
 def settle(future, names):

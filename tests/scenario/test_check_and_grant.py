@@ -14,6 +14,7 @@ re-recording one release leaves the other's cassettes playable.
 import json
 import os
 import uuid
+from concurrent.futures import Future
 from contextlib import contextmanager
 from unittest import mock
 
@@ -48,11 +49,33 @@ def release_scenario(name):
     if not RECORDING and not os.path.exists(os.path.join(RECORDINGS, cassette + '.yaml')):
         pytest.skip('no cassette recorded with az {} ({}.yaml)'.format(RELEASE, cassette))
     # A role assignment's name is a fresh GUID; a fixed one keeps the recorded PUT replayable.
-    # vcrpy loses interactions of concurrent requests while recording: check's look-ups run one at a time here
-    # (one worker runs them in the order they were started, which the pool's no-deadlock rule allows).
+    # vcrpy loses interactions of concurrent requests while recording: check's look-ups run one at a time here,
+    # each when it is started (a look-up only waits on look-ups started before it, so this order always works).
     with mock.patch('azext_acrtransfer.grant.uuid.uuid4', lambda: ASSIGNMENT_NAME), \
-            mock.patch('azext_acrtransfer.check.LOOKUP_WORKERS', 1), scenario(cassette) as s:
+            mock.patch('azext_acrtransfer.check.ThreadPoolExecutor', InlineExecutor), scenario(cassette) as s:
         yield s
+
+
+class InlineExecutor:
+    """A ThreadPoolExecutor that runs each task in the caller's thread when it is submitted."""
+
+    def __init__(self, **_):
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *_):
+        return False
+
+    @staticmethod
+    def submit(task, *args):
+        future = Future()
+        try:
+            future.set_result(task(*args))
+        except Exception as error:  # pylint: disable=broad-except
+            future.set_exception(error)
+        return future
 
 
 def _pipeline_name(prefix):

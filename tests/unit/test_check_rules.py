@@ -303,8 +303,8 @@ class FakeCredential:  # pylint: disable=too-few-public-methods
 
 def run_check(facts, monkeypatch, vault=None, found_account=None):
     from azure.cli.core.mock import DummyCli
-    monkeypatch.setattr(check, 'find_vault', lambda *_: vault)
-    monkeypatch.setattr(check, 'find_storage_account', lambda *_: found_account)
+    monkeypatch.setattr(check, 'list_vaults', lambda *_: [vault] if vault else [])
+    monkeypatch.setattr(check, 'list_storage_accounts', lambda *_: [found_account] if found_account else [])
     pipeline = {'name': facts.name, 'identity': {'principalId': 'p1'},
                 'properties': {'target' if facts.kind == 'export' else 'source': {
                     'uri': facts.container_uri, 'storageAccessMode': facts.access_mode,
