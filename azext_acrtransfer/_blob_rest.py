@@ -47,6 +47,11 @@ class SasContainer:
         self._token = sas_token.strip().lstrip('?')
         self._session = session or requests.Session()
         self._verify = not should_disable_connection_verify()
+        self._prefetched = {}
+
+    def prefetch(self, pool, name):
+        """Ask for one blob's facts now, in `pool`; blob_facts(name) then gives that answer."""
+        self._prefetched[name] = pool.submit(self._blob_facts, name)
 
     def first_page_error(self):
         """None when the container lists, else (status, storage error code, message)."""
@@ -72,6 +77,11 @@ class SasContainer:
 
     def blob_facts(self, name):
         """BlobFacts of one blob, or None when it does not exist."""
+        if name in self._prefetched:
+            return self._prefetched.pop(name).result()
+        return self._blob_facts(name)
+
+    def _blob_facts(self, name):
         from urllib.parse import quote
         response = self._send('HEAD', '{}/{}'.format(self._base, quote(name)), {})
         if response.status_code == 404:

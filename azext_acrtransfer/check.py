@@ -43,6 +43,7 @@ CHECK_FAILED_EXIT_CODE = 1
 # the caller's permissions, each artifact, each blob question. A task only ever waits on tasks submitted before it
 # (the pool takes them in order), so a full pool cannot deadlock.
 LOOKUP_WORKERS = 6
+PLATFORM_WORKERS = 4  # the manifests of one index's platforms read at once
 PERMISSIONS_API_VERSION = '2022-04-01'
 PERMISSIONS_PATH = '{}/providers/Microsoft.Authorization/permissions?api-version={}'
 MAX_PERMISSION_PAGES = 10
@@ -365,7 +366,7 @@ def storage_checks(cli_ctx, facts, lookups, storage_blob):
         if facts.access_mode == MANAGED_IDENTITY:
             results, container = managed_identity_storage_checks(cli_ctx, facts, lookups, storage_blob)
         else:
-            results, container = sas_token_checks(cli_ctx, facts, now, lookups)
+            results, container = sas_token_checks(cli_ctx, facts, now, lookups, storage_blob)
     except Exception as error:  # pylint: disable=broad-except
         names = (NAME_ACCOUNT, NAME_STORAGE_NETWORK, NAME_STORAGE_ROLE, NAME_CONTAINER) \
             if facts.access_mode == MANAGED_IDENTITY else \
@@ -424,7 +425,7 @@ def _token_account_checks(facts, account_future, sas, fix):
 
 # ---- SasToken mode: Key Vault, the token, storage with the token --------------------------------------------
 
-def sas_token_checks(cli_ctx, facts, now, lookups):
+def sas_token_checks(cli_ctx, facts, now, lookups, storage_blob=None):  # pylint: disable=too-many-arguments
     """(results, a container client with the token when storage accepts it, else None). The caller's Key Vault
     token goes only to a vault ARM lists at the secret URI's origin; the token only to an account ARM lists at
     the container URI's endpoint."""
@@ -449,7 +450,7 @@ def sas_token_checks(cli_ctx, facts, now, lookups):
     if account is None:
         return results + [skipped(NAME_CONTAINER, HOST_NOT_CONTACTED.format(host=origin(facts.container_uri),
                                                                             what=AN_ACCOUNT))], None
-    container_result, container = container_check(facts, value, fix)
+    container_result, container = container_check(facts, value, fix, lookups.pool, storage_blob)
     results.append(container_result)
     return results, container
 
@@ -534,10 +535,13 @@ def _vault_name_of(secret_uri):
     return vault_name(secret_uri)
 
 
-def container_check(facts, sas_value, fix):
-    """Storage's own answer to the token: list the container's first blob."""
+def container_check(facts, sas_value, fix, pool=None, storage_blob=None):  # pylint: disable=too-many-arguments
+    """Storage's own answer to the token: list the container's first blob (and meanwhile ask for --storage-blob,
+    whose answer counts only if the container lists)."""
     from ._blob_rest import SasContainer
     container = SasContainer(facts.container_uri, sas_value)
+    if pool is not None and storage_blob:
+        container.prefetch(pool, storage_blob)
     error = container.first_page_error()
     if error is None:
         return passed(NAME_CONTAINER, CONTAINER_LISTS_WITH_TOKEN.format(facts.container)), container
@@ -708,9 +712,12 @@ def manifest_layers(client, repository, manifest):
     platforms = platform_manifests(manifest)
     if platforms is None:
         return layers_of('', manifest)
+    # The platforms' manifests at once, in a pool of this artifact's own (a task of check's pool waiting on tasks
+    # started after it could wait forever).
+    with ThreadPoolExecutor(max_workers=PLATFORM_WORKERS) as pool:
+        manifests = list(pool.map(lambda platform: client.manifest(repository, platform[1]), platforms))
     layers = []
-    for label, digest in platforms:
-        found = client.manifest(repository, digest)
+    for (label, _digest), found in zip(platforms, manifests):
         if found is not None:
             layers.extend(layers_of(label, found[1]))
     return layers

@@ -71,3 +71,12 @@ def test_a_refusal_says_storages_code_and_never_the_token(monkeypatch):
 def test_a_list_answer_that_is_not_xml():
     sas, _ = container((200, '<html>proxy', {}))
     assert sas.first_page_error()[1] == 'NotXml'
+
+
+def test_a_prefetched_blob_is_asked_once():
+    from concurrent.futures import ThreadPoolExecutor
+    sas, session = container((404, '', {'x-ms-error-code': 'BlobNotFound'}))
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        sas.prefetch(pool, 'b1')
+        assert sas.blob_facts('b1') is None
+    assert len(session.urls) == 1 and '/transfer/b1?' in session.urls[0]
