@@ -33,7 +33,11 @@ def main(argv=None) -> int:
     small.add_argument("--tag-prefix", default="v")
     small.add_argument("--start", type=int, default=1, help="the first n")
     args = parser.parse_args(argv)
-    config = SandboxConfig.from_environment()
+    try:
+        config = SandboxConfig.from_environment()
+    except ValueError as exc:  # a setting the sandbox does not know: say which, no traceback
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     try:
         if args.command == "up":
             bootstrap.up(config, args.wheel)

@@ -2,7 +2,9 @@
 
 Each run is an asyncio task in the sandbox process. Its state lives in the run resource (status, progress,
 times, importedArtifacts, catalogDigest, pipelineRunErrorMessage) and in an async-operation record that
-Azure-AsyncOperation points at. Runs found unfinished at start-up were cut by a restart: they end Failed.
+Azure-AsyncOperation points at; what the two say while the run goes and once it ends is the run shape's
+(ACRSANDBOX_RUN_SHAPE, rules/run_shapes.py). Runs found unfinished at start-up were cut by a restart: they end
+Failed.
 """
 import asyncio
 import logging
@@ -18,7 +20,8 @@ from ..plumbing.config import SandboxConfig
 from ..plumbing.credentials import SandboxCredentials
 from ..plumbing.clock import utc_now
 from ..rules.vaults import KeyVaultAccessDenied, KeyVaultSecretMissing, find_vault_by_uri, secret_for_principal
-from ..rules.pipelines import TERMINAL_RUN_STATES, pipeline_principal_id
+from ..rules.pipelines import pipeline_principal_id
+from ..rules.run_shapes import TERMINAL_RUN_STATES, operation_status, run_in_progress, run_shape_named
 from ..plumbing.store import ResourceStore
 from ..transfer import BlobContainer, RegistryClient, TransferError, export_to_blob, import_from_blob
 
@@ -59,6 +62,7 @@ class RunExecutor:
         self.config = config
         self.credentials = credentials
         self.store = store
+        self.shape = run_shape_named(config.run_shape)
         self._session: Optional[aiohttp.ClientSession] = None
         self._tasks: set = set()
 
@@ -98,7 +102,9 @@ class RunExecutor:
                 return operation_id
         return None
 
-    def record_finished_operation(self, run: dict) -> str:
+    def record_operation(self, run: dict) -> str:
+        """A new operation record that says what the run's operation says now (a finished run's outcome; in the
+        spec shape, Succeeded), for a PUT answered without starting a run."""
         operation_id = str(uuid.uuid4())
         self._save_operation(operation_id, _operation_record(operation_id, run))
         return operation_id
@@ -116,8 +122,7 @@ class RunExecutor:
         for run in self.store.all_resources():
             if run["type"].endswith("/pipelineRuns") and run["properties"]["provisioningState"] == "Deleting":
                 self.store.delete(run["id"])  # a deletion the restart cut short: it was accepted, finish it
-            elif run["type"].endswith("/pipelineRuns") \
-                    and run["properties"]["provisioningState"] not in TERMINAL_RUN_STATES:
+            elif run["type"].endswith("/pipelineRuns") and run_in_progress(run):
                 percent = run["properties"]["response"].get("progress", {}).get("percentage", "0")
                 self._finish(run["id"], None, failure=INTERRUPTED_MESSAGE.format(percent))
                 log.warning("run %s was cut by a restart: marked Failed", run["id"])
@@ -198,7 +203,7 @@ class RunExecutor:
             if percent - last_saved["percent"] >= PROGRESS_SAVE_STEP or percent == 100:
                 last_saved["percent"] = percent
                 run = self.store.get(run_id)
-                if run and run["properties"]["provisioningState"] not in TERMINAL_RUN_STATES:
+                if run and run_in_progress(run):
                     run["properties"]["response"]["progress"] = {"percentage": str(percent)}
                     self.store.put(run_id, run)
         return record
@@ -209,13 +214,12 @@ class RunExecutor:
             return
         response = run["properties"]["response"]
         response["finishTime"] = utc_now()
+        run["properties"]["provisioningState"] = self.shape.provisioning_state_at_end(failed=failure is not None)
         if failure is not None:
-            run["properties"]["provisioningState"] = "Failed"
             response["status"] = "Failed"
             response["pipelineRunErrorMessage"] = failure
             log.info("run %s failed: %s", run_id, failure)
         else:
-            run["properties"]["provisioningState"] = "Succeeded"
             response["status"] = "Succeeded"
             response["progress"] = {"percentage": "100"}
             response["importedArtifacts"] = list(outcome.imported_artifacts)
@@ -225,7 +229,8 @@ class RunExecutor:
             log.info("run %s succeeded: %s", run_id, ", ".join(outcome.imported_artifacts))
         self._describe_storage(run)
         self.store.put(run_id, run)
-        if operation_id:
+        # In the spec shape the operation was finished (Succeeded) when the PUT answered: it stays as it was.
+        if operation_id and not self.shape.operation_done_at_start:
             self._save_operation(operation_id, _operation_record(operation_id, run, run_id=run_id))
 
     def _describe_storage(self, run: dict) -> None:
@@ -245,13 +250,13 @@ class RunExecutor:
 
 
 def _operation_record(operation_id: str, run: dict, run_id: Optional[str] = None) -> dict:
-    state = run.get("properties", {}).get("provisioningState", "Failed")
+    status = operation_status(run)
     response = run.get("properties", {}).get("response", {})
-    record = {"id": operation_id, "name": operation_id, "runId": run_id or run.get("id"),
-              "status": state if state in TERMINAL_RUN_STATES else "InProgress",
+    record = {"id": operation_id, "name": operation_id, "runId": run_id or run.get("id"), "status": status,
               "startTime": response.get("startTime", utc_now())}
-    if state in TERMINAL_RUN_STATES:
-        record["endTime"] = response.get("finishTime")
-    if state == "Failed":
+    if status in TERMINAL_RUN_STATES:
+        # A spec-shape operation ends when the run is accepted, before the run has a finishTime.
+        record["endTime"] = response.get("finishTime") or utc_now()
+    if status == "Failed":
         record["error"] = {"code": "PipelineRunFailed", "message": response.get("pipelineRunErrorMessage", "")}
     return record

@@ -88,7 +88,7 @@ def export_blob(source: Cloud, pipeline: str, *artifacts: str) -> str:
     blob = unique("blob")
     result, run = run_export(source, pipeline, blob, *artifacts)
     assert result.returncode == 0, result.stderr
-    assert run["provisioningState"] == "Succeeded"
+    assert (run["provisioningState"], run["response"]["status"]) == ("Succeeded", "Succeeded")
     return blob
 
 
