@@ -24,7 +24,8 @@ from ..plumbing.config import REPO_ROOT, STORAGE_CONTAINER, CloudConfig, Sandbox
 from ..plumbing.credentials import SandboxCredentials, write_private_file
 from ..rules.sas import account_sas
 from .server import load_credentials
-from ..transfer import RegistryClient, push_large_image, push_sample_images, push_small_images
+from ..transfer import RegistryClient, RegistryError, push_large_image, push_referrer, push_sample_images, \
+    push_small_images
 
 AZURITE_BIN = REPO_ROOT / ".tools" / "node_modules" / ".bin" / "azurite-blob"
 START_TIMEOUT_SECONDS = 30
@@ -153,6 +154,20 @@ def push_small(cloud: CloudConfig, repository: str, count: int, tag_prefix: str,
             return await push_small_images(RegistryClient(session, cloud.registry_upstream_url), repository, count,
                                            tag_prefix, start)
     return asyncio.run(push())
+
+
+def push_referrer_to(cloud: CloudConfig, subject: str, artifact_type: str, scheme: str) -> str:
+    """Push a referrer of `subject` (see transfer.samples.push_referrer); returns it as repo@sha256:..."""
+    async def push() -> str:
+        async with aiohttp.ClientSession() as session:
+            return await push_referrer(RegistryClient(session, cloud.registry_upstream_url), subject, artifact_type,
+                                       scheme)
+    try:
+        return asyncio.run(push())
+    except (ValueError, RegistryError) as error:
+        raise RuntimeError(str(error)) from None
+    except aiohttp.ClientError as error:
+        raise RuntimeError(f"the {cloud.name} registry cannot be reached ({error}): is the sandbox up?") from None
 
 
 async def _tags(registry: RegistryClient, repository: str) -> list:
