@@ -213,8 +213,8 @@ def test_a_bad_digest_is_a_400_and_an_unknown_repository_a_404(front):
     assert missing.status_code == 404 and missing.json()['errors'][0]['code'] == 'NAME_UNKNOWN'
 
 
-def test_with_the_switch_off_the_referrers_api_is_a_404_behind_the_same_authentication(source_registry, product,
-                                                                                      monkeypatch):
+def test_with_the_switch_off_the_referrers_api_is_a_404_behind_the_same_authentication(
+        source_registry, product, monkeypatch):
     monkeypatch.setenv(REFERRERS_API_SETTING, 'off')
     server = FrontServer(source_registry.url, storage_root=Path(source_registry.workdir, 'data')).start()
     try:
