@@ -17,7 +17,6 @@ expired token would). The registry does not record tag times; the front reports 
 at its digest (or the time a push through the front set it).
 """
 import base64
-import os
 import binascii
 import json
 import re
@@ -36,13 +35,11 @@ from yarl import URL
 
 from . import bodies
 from .http_common import PATH_NOT_NORMALISED, normalised_paths_middleware
+from ..plumbing.config import referrers_api_enabled
 from ..plumbing.tokens import TokenSigner
 from ..transfer import referrers
 from ..transfer.registry import MANIFEST_ACCEPT, MAX_MANIFEST_BYTES, Manifest, media_type_of, sha256_digest
 
-# ACRSANDBOX_REFERRERS_API=off: the referrers API answers 404, as a registry without it does (Microsoft lists OCI 1.1
-# artifact support as not yet available in government clouds and 21Vianet).
-REFERRERS_API_SETTING = 'ACRSANDBOX_REFERRERS_API'
 MANIFEST_CACHE_ENTRIES = 10000   # manifests by digest never change: the referrers API reads each one once
 EMPTY_GUID = '00000000-0000-0000-0000-000000000000'
 REFRESH_TOKEN_SECONDS = 3 * 3600
@@ -87,10 +84,6 @@ _NOT_FORWARDED = {'host', 'authorization', 'connection', 'keep-alive', 'transfer
                   'upgrade', 'proxy-authorization', 'proxy-authenticate', 'content-length'}
 
 AadTokenVerifier = Callable[[str], Optional[dict]]
-
-
-def referrers_api_enabled() -> bool:
-    return os.environ.get(REFERRERS_API_SETTING, 'on').strip().lower() != 'off'
 
 
 def make_registry_front_app(

@@ -29,6 +29,14 @@ STORAGE_ENDPOINT_SUFFIX = "core.acrsandbox.local"
 DEFAULT_TRIGGER_INTERVAL_SECONDS = 3.0
 # Only blobs modified within this window start a source-triggered import (the service's rule).
 TRIGGER_MAX_BLOB_AGE_DAYS = 60
+# ACRSANDBOX_REFERRERS_API=off: the registry fronts answer the OCI 1.1 referrers API with 404, as a registry without
+# it does (Microsoft lists OCI 1.1 artifact support as not yet available in government clouds and 21Vianet), and
+# `push-referrer --scheme api` then also keeps the referrers tag schema's index, as an OCI 1.1 client does there.
+REFERRERS_API_SETTING = "ACRSANDBOX_REFERRERS_API"
+
+
+def referrers_api_enabled() -> bool:
+    return os.environ.get(REFERRERS_API_SETTING, "on").strip().lower() != "off"
 
 
 def _stable_uuid(*parts: str) -> str:

@@ -20,7 +20,7 @@ import aiohttp
 
 from . import processes
 from ..plumbing.certs import ensure_certificates
-from ..plumbing.config import REPO_ROOT, STORAGE_CONTAINER, CloudConfig, SandboxConfig
+from ..plumbing.config import REPO_ROOT, STORAGE_CONTAINER, CloudConfig, SandboxConfig, referrers_api_enabled
 from ..plumbing.credentials import SandboxCredentials, write_private_file
 from ..rules.sas import account_sas
 from .server import load_credentials
@@ -160,8 +160,9 @@ def push_referrer_to(cloud: CloudConfig, subject: str, artifact_type: str, schem
     """Push a referrer of `subject` (see transfer.samples.push_referrer); returns it as repo@sha256:..."""
     async def push() -> str:
         async with aiohttp.ClientSession() as session:
+            # Without the referrers API, the referrers tag schema is how a client attaches a referrer.
             return await push_referrer(RegistryClient(session, cloud.registry_upstream_url), subject, artifact_type,
-                                       scheme)
+                                       scheme, tag_schema=not referrers_api_enabled())
     try:
         return asyncio.run(push())
     except (ValueError, RegistryError) as error:

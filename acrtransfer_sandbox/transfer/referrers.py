@@ -72,6 +72,23 @@ def referrers_index(manifests: Iterable[Manifest], subject: str,
     return {'schemaVersion': 2, 'mediaType': OCI_INDEX, 'manifests': descriptors}, bool(artifact_type)
 
 
+def tag_schema_index(existing: Optional[Manifest], referrer: Manifest) -> Manifest:
+    """The referrers tag schema's index (tag ``sha256-<hex>`` of the subject) with ``referrer`` added: what an OCI
+    1.1 client keeps for a registry without the referrers API."""
+    data = _json(existing.content) if existing is not None else {}
+    listed = [item for item in (data.get('manifests') or []) if isinstance(item, dict)
+              and item.get('digest') != referrer.digest]
+    listed.append(referrer_descriptor(referrer))
+    content = _json_bytes({'schemaVersion': 2, 'mediaType': OCI_INDEX,
+                           'manifests': sorted(listed, key=lambda item: str(item.get('digest')))})
+    return Manifest(OCI_INDEX, sha256_digest(content), content)
+
+
+def schema_tag(digest: str) -> str:
+    """The tag the referrers tag schema and cosign derive from a digest: sha256:<hex> -> sha256-<hex>."""
+    return digest.replace(':', '-', 1)
+
+
 # ---- making referrers ---------------------------------------------------------------------------------------------
 
 def check_artifact_type(artifact_type: str) -> None:
@@ -91,7 +108,7 @@ def cosign_kind(artifact_type: str) -> str:
 
 def cosign_tag(subject_digest: str, artifact_type: str) -> str:
     """cosign's tag for a subject: sha256:<hex> -> sha256-<hex>.sig (or .att, .sbom)."""
-    return '{}.{}'.format(subject_digest.replace(':', '-', 1), cosign_kind(artifact_type))
+    return '{}.{}'.format(schema_tag(subject_digest), cosign_kind(artifact_type))
 
 
 def payload(artifact_type: str, subject_digest: str) -> bytes:

@@ -16,7 +16,8 @@ import tarfile
 from typing import AsyncIterator
 
 from . import referrers
-from .registry import DOCKER_MANIFEST, OCI_INDEX, OCI_MANIFEST, ImageReference, Manifest, RegistryClient, sha256_digest
+from .registry import (DOCKER_MANIFEST, OCI_INDEX, OCI_MANIFEST, ImageReference, Manifest, RegistryClient,
+                       RegistryError, sha256_digest)
 
 SAMPLE_REPOSITORY = 'hello-world'
 DOCKER_CONFIG = 'application/vnd.docker.container.image.v1+json'
@@ -168,11 +169,12 @@ async def _digest_of(chunks: AsyncIterator[bytes]) -> tuple[str, int]:
 # ---- a signature, an SBOM or an attestation for an image -------------------------------------------------------------
 
 async def push_referrer(registry: RegistryClient, subject_reference: str, artifact_type: str,
-                        scheme: str = REFERRERS_API_SCHEME) -> str:
+                        scheme: str = REFERRERS_API_SCHEME, tag_schema: bool = False) -> str:
     """Push a referrer of ``subject_reference`` (``repo:tag`` or ``repo@digest``) into the subject's repository;
     returns it as ``repo@sha256:...``. ``api``: an OCI 1.1 manifest whose ``subject`` is the image, pushed by digest
-    (the registry's referrers API lists it); ``cosign``: a manifest without subject under cosign's tag
-    ``sha256-<hex>.sig`` (``.sbom``, ``.att`` by the artifact type)."""
+    (the registry's referrers API lists it; with ``tag_schema``, for a registry without that API, it is also added
+    to the referrers tag schema's index, tag ``sha256-<hex>``); ``cosign``: a manifest without subject under
+    cosign's tag ``sha256-<hex>.sig`` (``.sbom``, ``.att`` by the artifact type)."""
     referrers.check_artifact_type(artifact_type)
     if scheme not in REFERRER_SCHEMES:
         raise ValueError(UNKNOWN_SCHEME.format(scheme, ', '.join(REFERRER_SCHEMES)))
@@ -194,4 +196,18 @@ async def push_referrer(registry: RegistryClient, subject_reference: str, artifa
                  'digest': await registry.upload_small_blob(reference.repository, content)}
         manifest = referrers.cosign_manifest(config_descriptor, layer, artifact_type)
     await registry.put_manifest(reference.repository, tag, manifest)
+    if tag_schema and scheme == REFERRERS_API_SCHEME:
+        await _add_to_tag_schema_index(registry, reference.repository, subject.digest, manifest)
     return '{}@{}'.format(reference.repository, manifest.digest)
+
+
+async def _add_to_tag_schema_index(registry: RegistryClient, repository: str, subject_digest: str,
+                                   referrer: Manifest) -> None:
+    tag = referrers.schema_tag(subject_digest)
+    try:
+        existing = await registry.get_manifest(repository, tag)
+    except RegistryError as error:
+        if not error.is_not_found:
+            raise
+        existing = None
+    await registry.put_manifest(repository, tag, referrers.tag_schema_index(existing, referrer))

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from acrtransfer_sandbox.fronts.registry import REFERRERS_API_SETTING, referrers_api_enabled
+from acrtransfer_sandbox.plumbing.config import REFERRERS_API_SETTING, referrers_api_enabled
 from acrtransfer_sandbox.transfer import (BlobContainer, RegistryClient, export_to_blob, import_from_blob,
                                           push_referrer, push_sample_images)
 from acrtransfer_sandbox.transfer import referrers
@@ -262,3 +262,25 @@ def test_the_engine_carries_referrers_so_the_targets_api_finds_them(source_regis
         assert [item['digest'] for item in of_sbom] == [product['sbom_signature'].split('@')[1]]
     finally:
         server.stop()
+
+
+# ---- without the API: the referrers tag schema -------------------------------------------------------------------
+
+def test_push_referrer_keeps_the_tag_schema_index_for_a_registry_without_the_api(source_registry):
+    async def push():
+        async with await client_session() as session:
+            registry = RegistryClient(session, source_registry.url)
+            subject = (await push_sample_images(registry))[SUBJECT]
+            signature = await push_referrer(registry, SUBJECT, SIGNATURE, tag_schema=True)
+            sbom = await push_referrer(registry, SUBJECT, SBOM, tag_schema=True)
+            again = await push_referrer(registry, SUBJECT, SBOM, tag_schema=True)   # the same referrer once
+            cosign = await push_referrer(registry, SUBJECT, SBOM, 'cosign', tag_schema=True)
+            index = await registry.get_manifest('hello-world', referrers.schema_tag(subject))
+            return subject, signature, sbom, again, cosign, index
+    subject, signature, sbom, again, cosign, index = run(push())
+    assert again == sbom and cosign != sbom
+    data = json.loads(index.content)
+    assert index.media_type == OCI_INDEX and data['mediaType'] == OCI_INDEX
+    assert sorted((item['digest'], item['artifactType']) for item in data['manifests']) == sorted(
+        [(signature.split('@')[1], SIGNATURE), (sbom.split('@')[1], SBOM)])   # the cosign one has no subject
+    assert referrers.schema_tag(subject) == 'sha256-' + subject.split(':')[1]
