@@ -192,7 +192,9 @@ def az_executable() -> str:
 
 def run_az(config: SandboxConfig, cloud: CloudConfig, *args: str, secret: Optional[str] = None) -> str:
     env = {**os.environ, **az_environment(config, cloud), "AZURE_CORE_ONLY_SHOW_ERRORS": "true"}
-    result = subprocess.run([az_executable(), *args], env=env, capture_output=True, text=True, check=False)
+    # Not from the checkout: `python -m azure.cli` would import ./azext_acrtransfer before the installed extension.
+    result = subprocess.run([az_executable(), *args], env=env, capture_output=True, text=True, check=False,
+                            cwd=config.home)
     if result.returncode != 0:
         shown = " ".join(a.replace(secret, "***") if secret else a for a in args)
         error = result.stderr.replace(secret, "***") if secret else result.stderr

@@ -5,9 +5,10 @@ and an incremental export (`--since-manifest`) after one tag changes exports exa
 import json
 import subprocess
 
+import pytest
 import requests
 
-from .conftest import SAMPLE_REPOSITORY, unique
+from .conftest import E2E_PORT_BASE, SAMPLE_REPOSITORY, Sandbox, _wheel, unique
 from .workflow import copy_blob, create_batch, create_export_pipeline, create_import_pipeline
 
 SIGNATURE = "application/vnd.cncf.notary.signature"
@@ -35,6 +36,13 @@ def _push_referrer(sandbox, subject: str, artifact_type: str, scheme: str) -> st
 
 
 def _referrers_api(cloud, repository: str, digest: str) -> list:
+    """The descriptors GET /v2/<repo>/referrers/<digest> lists (see _referrers_response)."""
+    response = _referrers_response(cloud, repository, digest)
+    assert response.status_code == 200, response.text
+    return response.json()["manifests"]
+
+
+def _referrers_response(cloud, repository: str, digest: str) -> requests.Response:
     """GET /v2/<repo>/referrers/<digest> on the registry's login server, with the token `az acr login
     --expose-token` gives (exchanged for a pull token as docker would)."""
     login = cloud.az("acr", "login", "--name", cloud.registry, "--expose-token")
@@ -42,10 +50,8 @@ def _referrers_api(cloud, repository: str, digest: str) -> list:
     token = requests.post(f"https://{server}/oauth2/token", verify=verify, timeout=30, data={
         "grant_type": "refresh_token", "service": server, "scope": f"repository:{repository}:pull",
         "refresh_token": login["accessToken"]}).json()["access_token"]
-    response = requests.get(f"https://{server}/v2/{repository}/referrers/{digest}", verify=verify, timeout=30,
-                            headers={"Authorization": f"Bearer {token}"})
-    assert response.status_code == 200, response.text
-    return response.json()["manifests"]
+    return requests.get(f"https://{server}/v2/{repository}/referrers/{digest}", verify=verify, timeout=30,
+                        headers={"Authorization": f"Bearer {token}"})
 
 
 def _verify(cloud, manifest_path) -> tuple:
@@ -69,6 +75,19 @@ def _carry_and_import(source, target, pipeline, manifest_path) -> None:
     imported = create_batch(target, "--pipeline-type", "import", "--pipeline", pipeline, "--name-prefix",
                             unique("refin"), "--manifest-file", str(manifest_path))
     assert imported.returncode == 0, imported.stderr
+
+
+@pytest.fixture(scope="module", name="sandbox_without_api")
+def fixture_sandbox_without_api(tmp_path_factory):
+    """A second sandbox whose registries have no referrers API (ACRSANDBOX_REFERRERS_API=off), on the ports
+    E2E base+50..+70, so that the extension's fallback to the referrers tag schema runs end to end."""
+    instance = Sandbox(tmp_path_factory.mktemp("sandbox-without-api"), _wheel())
+    instance.env.update({"ACRSANDBOX_PORT_BASE": str(E2E_PORT_BASE + 50), "ACRSANDBOX_REFERRERS_API": "off"})
+    try:
+        instance.up()
+        yield instance
+    finally:
+        instance.down()
 
 
 def test_signature_and_sbom_travel_verify_and_incremental_export(sandbox, source, target, tmp_path):
@@ -149,6 +168,48 @@ def test_signature_and_sbom_travel_verify_and_incremental_export(sandbox, source
             v2: "Verified", new_signature: "Verified", v1: "Verified"}
         listed = _referrers_api(target, repository, new_v2_digest)
         assert [item["digest"] for item in listed] == [new_signature.split("@")[1]]
+    finally:
+        target.acr("import-pipeline", "delete", "--name", importer)
+        source.acr("export-pipeline", "delete", "--name", exporter)
+
+
+def test_without_the_referrers_api_the_tag_schema_index_travels_and_verify_passes(sandbox_without_api, tmp_path):
+    sandbox, source, target = sandbox_without_api, sandbox_without_api.source, sandbox_without_api.target
+    repository = unique("unlisted") + "/app"
+    v1 = f"{repository}:v1"
+    _copy_within(source, f"{SAMPLE_REPOSITORY}:latest", v1)
+    v1_digest = source.manifest_digest(v1)
+    # With the API off, push-referrer attaches the signature the way a client must there: in the index tagged
+    # sha256-<hex> (the referrers tag schema).
+    signature = _push_referrer(sandbox, v1, SIGNATURE, "api")
+    sbom = _push_referrer(sandbox, v1, SBOM, "cosign")
+    index_tag = f"{repository}:{v1_digest.replace(':', '-')}"
+    sbom_tag = f"{index_tag}.sbom"
+    index_digest = source.manifest_digest(index_tag)
+    assert _referrers_response(source, repository, v1_digest).status_code == 404
+
+    exporter, importer = unique("nexp"), unique("nimp")
+    create_export_pipeline(source, exporter)
+    create_import_pipeline(target, importer)
+    try:
+        manifest_path = tmp_path / "unlisted.json"
+        manifest = _export(source, exporter, manifest_path, "--artifacts", v1)
+        assert [(item["reference"], item["digest"], item["scheme"]) for item in manifest["products"][0]["referrers"]
+                ] == [(signature, signature.split("@")[1], "tag-schema"), (index_tag, index_digest, "tag-schema-index"),
+                      (sbom_tag, sbom.split("@")[1], "cosign")]
+
+        _carry_and_import(source, target, importer, manifest_path)
+        code, results = _verify(target, manifest_path)
+        assert code == 0 and {artifact: item["status"] for artifact, item in results.items()} == {
+            v1: "Verified", signature: "Verified", index_tag: "Verified", sbom_tag: "Verified"}
+        # The target has no referrers API either: it finds the signature from the image through the carried index.
+        assert _referrers_response(target, repository, v1_digest).status_code == 404
+        assert target.manifest_digest(index_tag) == index_digest
+
+        _delete_manifest(target, index_tag)   # without the index, the signature is there but cannot be found
+        code, results = _verify(target, manifest_path)
+        assert code != 0 and results[signature]["status"] == "Mismatch" and results[index_tag]["status"] == "Missing"
+        assert "not found from its subject" in results[signature]["found"]
     finally:
         target.acr("import-pipeline", "delete", "--name", importer)
         source.acr("export-pipeline", "delete", "--name", exporter)
