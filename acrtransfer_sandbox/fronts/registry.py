@@ -40,7 +40,9 @@ from ..plumbing.tokens import TokenSigner
 from ..transfer import referrers
 from ..transfer.registry import MANIFEST_ACCEPT, MAX_MANIFEST_BYTES, Manifest, media_type_of, sha256_digest
 
-MANIFEST_CACHE_ENTRIES = 10000   # manifests by digest never change: the referrers API reads each one once
+# Manifests by digest never change: the referrers API reads each one once, keeping the small ones (bounded memory).
+MANIFEST_CACHE_ENTRIES = 10000
+MANIFEST_CACHE_MAX_BYTES = 64 * 1024
 EMPTY_GUID = '00000000-0000-0000-0000-000000000000'
 REFRESH_TOKEN_SECONDS = 3 * 3600
 ACCESS_TOKEN_SECONDS = 75 * 60
@@ -534,7 +536,7 @@ class _RegistryFront:  # pylint: disable=too-many-instance-attributes
         except ValueError:
             return None   # not JSON: not a manifest the referrers API could list
         manifest = Manifest(media_type, digest, content)
-        if len(self.manifest_cache) < MANIFEST_CACHE_ENTRIES:
+        if len(self.manifest_cache) < MANIFEST_CACHE_ENTRIES and len(content) <= MANIFEST_CACHE_MAX_BYTES:
             self.manifest_cache[(repository, digest)] = manifest
         return manifest
 
