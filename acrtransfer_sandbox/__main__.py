@@ -1,4 +1,4 @@
-"""Command line of the sandbox: `python -m acrtransfer_sandbox up|down|status|serve|clock`."""
+"""Command line of the sandbox: `python -m acrtransfer_sandbox up|down|status|serve|clock|push-*`."""
 import argparse
 import json
 import sys
@@ -32,6 +32,16 @@ def main(argv=None) -> int:
     small.add_argument("--count", type=int, required=True)
     small.add_argument("--tag-prefix", default="v")
     small.add_argument("--start", type=int, default=1, help="the first n")
+    referrer = commands.add_parser("push-referrer",
+                                   help="push a signature, SBOM or attestation of an image; prints the referrer as "
+                                        "REPO@sha256:... on its last line")
+    referrer.add_argument("--cloud", choices=["source", "target"], default="source")
+    referrer.add_argument("--subject", required=True, help="the image: REPO:TAG or REPO@sha256:...")
+    referrer.add_argument("--artifact-type", required=True,
+                          help="a media type, e.g. application/vnd.cncf.notary.signature, application/spdx+json")
+    referrer.add_argument("--scheme", choices=["api", "cosign"], default="api",
+                          help="api: an OCI manifest whose subject is the image (the referrers API lists it); cosign: "
+                               "a manifest under the tag sha256-<hex>.sig (.sbom, .att by the artifact type)")
     args = parser.parse_args(argv)
     try:
         config = SandboxConfig.from_environment()
@@ -52,6 +62,8 @@ def main(argv=None) -> int:
         elif args.command == "push-small-images":
             print(json.dumps(bootstrap.push_small(config.cloud(args.cloud), args.repository, args.count,
                                                   args.tag_prefix, args.start), indent=2))
+        elif args.command == "push-referrer":
+            print(bootstrap.push_referrer_to(config.cloud(args.cloud), args.subject, args.artifact_type, args.scheme))
         elif args.command == "clock":
             path = clock_offset_file(config)
             path.parent.mkdir(parents=True, exist_ok=True)

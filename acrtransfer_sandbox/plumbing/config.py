@@ -36,6 +36,14 @@ RUN_SHAPE_SETTING = "ACRSANDBOX_RUN_SHAPE"
 DEFAULT_RUN_SHAPE = "default"
 RUN_SHAPES = (DEFAULT_RUN_SHAPE, "spec")  # what each shape means: rules/run_shapes.py
 UNKNOWN_RUN_SHAPE = RUN_SHAPE_SETTING + "={!r} is not a run lifecycle this sandbox serves: use one of {}."
+# ACRSANDBOX_REFERRERS_API=off: the registry fronts answer the OCI 1.1 referrers API with 404, as a registry without
+# it does (Microsoft lists OCI 1.1 artifact support as not yet available in government clouds and 21Vianet), and
+# `push-referrer --scheme api` then also keeps the referrers tag schema's index, as an OCI 1.1 client does there.
+REFERRERS_API_SETTING = "ACRSANDBOX_REFERRERS_API"
+
+
+def referrers_api_enabled() -> bool:
+    return os.environ.get(REFERRERS_API_SETTING, "on").strip().lower() != "off"
 
 
 def _stable_uuid(*parts: str) -> str:

@@ -20,11 +20,12 @@ import aiohttp
 
 from . import processes
 from ..plumbing.certs import ensure_certificates
-from ..plumbing.config import REPO_ROOT, STORAGE_CONTAINER, CloudConfig, SandboxConfig
+from ..plumbing.config import REPO_ROOT, STORAGE_CONTAINER, CloudConfig, SandboxConfig, referrers_api_enabled
 from ..plumbing.credentials import SandboxCredentials, write_private_file
 from ..rules.sas import account_sas
 from .server import load_credentials
-from ..transfer import RegistryClient, push_large_image, push_sample_images, push_small_images
+from ..transfer import RegistryClient, RegistryError, push_large_image, push_referrer, push_sample_images, \
+    push_small_images
 
 AZURITE_BIN = REPO_ROOT / ".tools" / "node_modules" / ".bin" / "azurite-blob"
 START_TIMEOUT_SECONDS = 30
@@ -155,6 +156,21 @@ def push_small(cloud: CloudConfig, repository: str, count: int, tag_prefix: str,
     return asyncio.run(push())
 
 
+def push_referrer_to(cloud: CloudConfig, subject: str, artifact_type: str, scheme: str) -> str:
+    """Push a referrer of `subject` (see transfer.samples.push_referrer); returns it as repo@sha256:..."""
+    async def push() -> str:
+        async with aiohttp.ClientSession() as session:
+            # Without the referrers API, the referrers tag schema is how a client attaches a referrer.
+            return await push_referrer(RegistryClient(session, cloud.registry_upstream_url), subject, artifact_type,
+                                       scheme, tag_schema=not referrers_api_enabled())
+    try:
+        return asyncio.run(push())
+    except (ValueError, RegistryError) as error:
+        raise RuntimeError(str(error)) from None
+    except aiohttp.ClientError as error:
+        raise RuntimeError(f"the {cloud.name} registry cannot be reached ({error}): is the sandbox up?") from None
+
+
 async def _tags(registry: RegistryClient, repository: str) -> list:
     try:
         return await registry.list_tags(repository)
@@ -176,7 +192,9 @@ def az_executable() -> str:
 
 def run_az(config: SandboxConfig, cloud: CloudConfig, *args: str, secret: Optional[str] = None) -> str:
     env = {**os.environ, **az_environment(config, cloud), "AZURE_CORE_ONLY_SHOW_ERRORS": "true"}
-    result = subprocess.run([az_executable(), *args], env=env, capture_output=True, text=True, check=False)
+    # Not from the checkout: `python -m azure.cli` would import ./azext_acrtransfer before the installed extension.
+    result = subprocess.run([az_executable(), *args], env=env, capture_output=True, text=True, check=False,
+                            cwd=config.home)
     if result.returncode != 0:
         shown = " ".join(a.replace(secret, "***") if secret else a for a in args)
         error = result.stderr.replace(secret, "***") if secret else result.stderr

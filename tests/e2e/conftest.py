@@ -72,7 +72,14 @@ class Cloud:
     def az_result(self, *args: str, only_show_errors: bool = True, output: str = "json") -> subprocess.CompletedProcess:
         env = {**os.environ, **self.env, "AZURE_CORE_ONLY_SHOW_ERRORS": str(only_show_errors).lower()}
         return subprocess.run([AZ, *args, "--output", output], env=env, capture_output=True, text=True,
-                              timeout=300, check=False)
+                              timeout=300, check=False, cwd=self.az_cwd)
+
+    @property
+    def az_cwd(self) -> str:
+        """Where az runs: not the checkout. az is `python -m azure.cli`, which puts its working directory first on
+        sys.path, so from the checkout it would import ./azext_acrtransfer instead of the extension installed from
+        the wheel (installed extensions are appended to sys.path)."""
+        return self.env["ACRSANDBOX_HOME"]
 
     def acr(self, *args: str, check: bool = True):
         """`az acr <group> <command> -g <rg> -r <registry> ...`"""
