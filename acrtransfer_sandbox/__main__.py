@@ -9,7 +9,7 @@ from .plumbing.config import SandboxConfig
 from .runtime.trigger import clock_offset_file
 
 
-def main(argv=None) -> int:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m acrtransfer_sandbox", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     up = commands.add_parser("up", help="start everything in the background, seed it, write the env files")
@@ -19,6 +19,12 @@ def main(argv=None) -> int:
     commands.add_parser("serve", help="run the cloud fronts in the foreground (what `up` starts)")
     clock = commands.add_parser("clock", help="move the source trigger's clock (rehearse old blobs)")
     clock.add_argument("--advance-days", type=float, required=True, help="days ahead of real time; 0 resets")
+    _add_push_commands(commands)
+    return parser
+
+
+def _add_push_commands(commands) -> None:
+    """The commands that put images (and what refers to them) into a cloud's registry."""
     large = commands.add_parser("push-large-image",
                                 help="push a generated image of about SIZE MiB (benchmarks, restart rehearsals)")
     large.add_argument("--cloud", choices=["source", "target"], default="source")
@@ -42,7 +48,10 @@ def main(argv=None) -> int:
     referrer.add_argument("--scheme", choices=["api", "cosign"], default="api",
                           help="api: an OCI manifest whose subject is the image (the referrers API lists it); cosign: "
                                "a manifest under the tag sha256-<hex>.sig (.sbom, .att by the artifact type)")
-    args = parser.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = _parser().parse_args(argv)
     try:
         config = SandboxConfig.from_environment()
     except ValueError as exc:  # a setting the sandbox does not know: say which, no traceback
