@@ -3,6 +3,8 @@
 The wire format follows what the service answers (see the conformance recordings): pipeline PUT answers 200
 with provisioningState Succeeded and generated identity principal ids (identity type in camelCase); a run PUT
 answers 201 with Azure-AsyncOperation + Retry-After and is executed in the background by the run executor.
+A pipeline PUT on a registry that is not Premium, or an export pipeline PUT on a registry whose export policy is
+disabled, is refused with a 400 (rules/network.py).
 """
 import asyncio
 import os
@@ -17,6 +19,7 @@ from ..plumbing.config import CloudConfig
 from ..plumbing.store import ResourceStore
 from ..rules.pipelines import (EXPORT, IMPORT, NAME_PATTERN, RUN_TYPE, TERMINAL_RUN_STATES, BadRequest, PipelineKind,
                                build_pipeline_document, new_run_document, validate_run_request)
+from ..rules.network import pipeline_refused
 from .http_common import CALLER_CLAIMS_KEY, arm_error, ci_path, json_response, resource_not_found
 from .tenancy import foreign_identity_error
 
@@ -114,6 +117,9 @@ class PipelineApi:
         name = request.match_info["name"]
         resource_id = self._resource_id(request, kind.collection)
         body = await bodies.read(request, bodies.IMPORT_PIPELINE if kind.is_import else bodies.EXPORT_PIPELINE)
+        refusal = pipeline_refused(self.store.get(self._registry_id(request)), not kind.is_import)
+        if refusal:
+            return arm_error(400, *refusal)
         existing = self.store.get(resource_id)
         try:
             document = build_pipeline_document(kind, resource_id, name, body, existing, self.cloud.tenant_id,

@@ -24,12 +24,11 @@ from ..plumbing.config import REPO_ROOT, STORAGE_CONTAINER, CloudConfig, Sandbox
 from ..plumbing.credentials import SandboxCredentials, write_private_file
 from ..rules.sas import account_sas
 from .server import load_credentials
+from .storage_service import AZURITE_PROCESS, azurite_process
 from ..transfer import RegistryClient, push_large_image, push_sample_images, push_small_images
 
-AZURITE_BIN = REPO_ROOT / ".tools" / "node_modules" / ".bin" / "azurite-blob"
 START_TIMEOUT_SECONDS = 30
 SERVER_PROCESS = "cloud-front"
-AZURITE_PROCESS = "azurite"
 SAMPLE_REPOSITORY = "hello-world"
 
 
@@ -39,20 +38,6 @@ def registry_process_name(cloud: CloudConfig) -> str:
 
 def process_names(config: SandboxConfig) -> list:
     return [SERVER_PROCESS, AZURITE_PROCESS] + [registry_process_name(c) for c in config.clouds]
-
-
-def azurite_process(config: SandboxConfig, credentials: SandboxCredentials, tls: dict) -> processes.ManagedProcess:
-    if not AZURITE_BIN.exists():
-        raise RuntimeError(f"Azurite is not installed at {AZURITE_BIN}: run `make sandbox-up` (it installs it).")
-    location = config.home / "azurite"
-    location.mkdir(parents=True, exist_ok=True)
-    accounts = ";".join(f"{c.storage_account}:{credentials.storage_keys[c.name]}" for c in config.clouds)
-    return processes.ManagedProcess(
-        AZURITE_PROCESS,
-        [str(AZURITE_BIN), "--blobHost", "127.0.0.1", "--blobPort", str(config.storage_port), "--location",
-         str(location), "--cert", str(tls["cert"]), "--key", str(tls["key"]), "--skipApiVersionCheck",
-         "--disableTelemetry", "--loose", "--silent"],
-        marker=str(location), env={"AZURITE_ACCOUNTS": accounts, "NODE_EXTRA_CA_CERTS": str(tls["ca"])})
 
 
 def registry_process(config: SandboxConfig, cloud: CloudConfig) -> processes.ManagedProcess:
