@@ -25,7 +25,7 @@ from ..plumbing.credentials import SandboxCredentials, write_private_file
 from ..rules.sas import account_sas
 from .server import load_credentials
 from .storage_service import AZURITE_PROCESS, azurite_process
-from ..transfer import RegistryClient, push_large_image, push_sample_images, push_small_images
+from ..transfer import RegistryClient, push_large_image, push_sample_images, push_small_images, push_special_image
 
 START_TIMEOUT_SECONDS = 30
 SERVER_PROCESS = "cloud-front"
@@ -40,6 +40,10 @@ def process_names(config: SandboxConfig) -> list:
     return [SERVER_PROCESS, AZURITE_PROCESS] + [registry_process_name(c) for c in config.clouds]
 
 
+# docker-registry refuses a manifest with a foreign layer unless its URLs are allowed (as ACR takes them).
+FOREIGN_LAYERS_ALLOWED = "validation:\n  manifests:\n    urls:\n      allow:\n        - ^https?://\n"
+
+
 def registry_process(config: SandboxConfig, cloud: CloudConfig) -> processes.ManagedProcess:
     if not shutil.which("docker-registry"):
         raise RuntimeError("docker-registry is not installed: run `make sandbox-up` (it installs it with apt).")
@@ -49,7 +53,7 @@ def registry_process(config: SandboxConfig, cloud: CloudConfig) -> processes.Man
     config_file.write_text(
         "version: 0.1\nlog:\n  level: warn\n  formatter: text\nstorage:\n  filesystem:\n"
         f"    rootdirectory: {root}\n  delete:\n    enabled: true\n"
-        f"http:\n  addr: 127.0.0.1:{cloud.registry_upstream_port}\n")
+        f"http:\n  addr: 127.0.0.1:{cloud.registry_upstream_port}\n" + FOREIGN_LAYERS_ALLOWED)
     return processes.ManagedProcess(registry_process_name(cloud), ["docker-registry", "serve", str(config_file)],
                                     marker=str(config_file))
 
@@ -137,6 +141,19 @@ def push_small(cloud: CloudConfig, repository: str, count: int, tag_prefix: str,
         async with aiohttp.ClientSession() as session:
             return await push_small_images(RegistryClient(session, cloud.registry_upstream_url), repository, count,
                                            tag_prefix, start)
+    return asyncio.run(push())
+
+
+def push_special(cloud: CloudConfig, image: str, foreign_layer: bool, declared_layer_gib: Optional[int]) -> str:
+    """Push an image with a foreign layer, or whose layer is declared `declared_layer_gib` GiB; returns its digest."""
+    repository, _, tag = image.partition(":")
+    if declared_layer_gib is not None and declared_layer_gib < 1:
+        raise RuntimeError("--declared-layer-gib must be 1 or more")
+
+    async def push() -> str:
+        async with aiohttp.ClientSession() as session:
+            return await push_special_image(RegistryClient(session, cloud.registry_upstream_url), repository,
+                                            tag or "latest", foreign_layer, declared_layer_gib or 0)
     return asyncio.run(push())
 
 
