@@ -7,6 +7,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 
+MAX_RETIRED_KEYS = 20
+
+
 @dataclass(frozen=True)
 class SandboxCredentials:
     token_signing_key: str
@@ -14,6 +17,8 @@ class SandboxCredentials:
     storage_keys: dict        # cloud name -> Azurite account key (base64, as Azure's keys are): key1
     # cloud name -> the account's second key (key2); a state directory from before it had one gets one on load.
     secondary_storage_keys: dict = field(default_factory=dict)
+    # cloud name -> the keys `keys renew` replaced, newest last (a SAS they signed is dead: see rules/sas.py).
+    retired_storage_keys: dict = field(default_factory=dict)
 
     @classmethod
     def load_or_create(cls, path: Path, cloud_names) -> "SandboxCredentials":
@@ -38,6 +43,8 @@ class SandboxCredentials:
     def replace_account_key(self, cloud_name: str, key_name: str, value: str) -> None:
         """Rotate one key in place: every holder of this object sees it (`save` writes it to disk)."""
         keys = self.storage_keys if key_name == "key1" else self.secondary_storage_keys
+        retired = self.retired_storage_keys.setdefault(cloud_name, [])
+        retired[:] = (retired + [keys[cloud_name]])[-MAX_RETIRED_KEYS:]
         keys[cloud_name] = value
 
     def save(self, path: Path) -> None:

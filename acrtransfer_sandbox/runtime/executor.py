@@ -2,7 +2,7 @@
 
 Before any byte moves, a run meets the service's rules (rules/network.py): the registry is Premium; the vault's
 firewall lets ACR (a trusted service for Key Vault) in; the storage account is reachable (ACR Transfer is not a
-trusted service for Storage) and, for a SAS, allows shared key access.
+trusted service for Storage) and, for a SAS, allows shared key access and was not signed with a key renewed since.
 
 Each run is an asyncio task in the sandbox process. Its state lives in the run resource (status, progress,
 times, importedArtifacts, catalogDigest, pipelineRunErrorMessage) and in an async-operation record that
@@ -24,6 +24,7 @@ from ..plumbing.clock import utc_now
 from ..rules.vaults import KeyVaultAccessDenied, KeyVaultSecretMissing, find_vault_by_uri, secret_for_principal
 from ..rules.network import pipeline_refused, shared_key_refused, storage_unreachable, vault_unreachable
 from ..rules.pipelines import TERMINAL_RUN_STATES, pipeline_principal_id
+from ..rules.sas import SAS_KEY_RENEWED, signed_with_one_of
 from ..plumbing.store import ResourceStore
 from ..transfer import BlobContainer, RegistryClient, TransferError, export_to_blob, import_from_blob
 
@@ -188,9 +189,8 @@ class RunExecutor:
                 sas = secret_for_principal(self.store, storage["keyVaultUri"], principal)
             except (KeyVaultAccessDenied, KeyVaultSecretMissing) as exc:
                 raise RunFailure(str(exc)) from None
-            _fail_if(storage_unreachable(account_doc) or shared_key_refused(account_doc))
-            # A SAS signed with a key renewed since: Azurite, restarted with the new keys, answers 403
-            # AuthenticationFailed itself (see fronts/storage_accounts.py).
+            _fail_if(storage_unreachable(account_doc) or shared_key_refused(account_doc)
+                     or self._signed_with_a_renewed_key(sas, cloud, storage_account_of(storage["uri"])[1]))
             return BlobContainer.with_sas(self._session, container_url, sas)
         _fail_if(storage_unreachable(account_doc))
         try:
@@ -199,6 +199,16 @@ class RunExecutor:
             raise RunFailure(str(exc)) from None
         return BlobContainer.with_account_key(self._session, container_url, cloud.storage_account,
                                               self.credentials.storage_keys[cloud.name])
+
+    def _signed_with_a_renewed_key(self, sas: str, cloud, container: str) -> Optional[str]:
+        """Storage's AuthenticationFailed when a renewed key signed the SAS. (Azurite, restarted with the new keys,
+        refuses such a SAS too, but says AuthorizationFailure.)"""
+        retired = self.credentials.retired_storage_keys.get(cloud.name) or []
+        current = self.credentials.account_keys(cloud.name).values()
+        if signed_with_one_of(sas, cloud.storage_account, container, retired) \
+                and not signed_with_one_of(sas, cloud.storage_account, container, current):
+            return SAS_KEY_RENEWED.format(account=cloud.storage_account)
+        return None
 
     def _registry_refusal(self, pipeline: dict) -> None:
         """Pipelines work only on Premium registries: a registry moved off Premium fails its runs."""

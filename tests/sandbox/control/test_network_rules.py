@@ -1,7 +1,14 @@
 """Issue 15's causes in the sandbox's control plane: the storage account, vault and registry settings users change
 with `az storage account update`, `az keyvault update`, `az acr update` and `keys renew` (the request bodies are
 what those commands send), the service's rules on them, and the runs that fail because of them."""
+import datetime
+
 import pytest
+from azure.storage.blob import AccountSasPermissions, ResourceTypes, generate_account_sas, generate_container_sas
+
+from acrtransfer_sandbox.plumbing.config import SECRET_NAME
+from acrtransfer_sandbox.rules.sas import SAS_KEY_RENEWED, signed_with_one_of
+from acrtransfer_sandbox.rules.vaults import new_secret_version
 
 from acrtransfer_sandbox.rules.network import (KEY_AUTH_NOT_PERMITTED, pipeline_refused, registry_update_error,
                                                shared_key_refused, storage_unreachable, vault_unreachable)
@@ -311,3 +318,46 @@ def test_rules_leave_a_healthy_setup_alone():
     assert vault_unreachable(vault, "p") is None
     assert pipeline_refused(registry, is_export=True) is None
     assert registry_update_error(registry, registry, ["p1"]) is None
+
+
+# A SAS signed with a key renewed since
+def _sdk_sas(kind: str, account: str, key: str) -> str:
+    """A SAS made by the storage SDK (an independent implementation of the signing), as az makes it."""
+    expiry = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=1)
+    if kind == "container":
+        return generate_container_sas(account, "transfer", account_key=key, permission="racwdl", expiry=expiry,
+                                      protocol="https")
+    return generate_account_sas(account, key, ResourceTypes(service=True, container=True, object=True),
+                                AccountSasPermissions(read=True, write=True, list=True), expiry, protocol="https")
+
+
+@pytest.mark.parametrize("kind", ["container", "account"])
+def test_the_key_that_signed_a_sas_is_recognised(sandbox, kind):
+    keys = sandbox.credentials.account_keys("source")
+    sas = _sdk_sas(kind, sandbox.source.storage_account, keys["key2"])
+    assert signed_with_one_of(sas, sandbox.source.storage_account, "transfer", [keys["key2"]])
+    assert not signed_with_one_of(sas, sandbox.source.storage_account, "transfer", [keys["key1"]])
+    # A container SAS covers its container only; an account SAS the whole account.
+    assert signed_with_one_of(sas, sandbox.source.storage_account, "other", [keys["key2"]]) == (kind == "account")
+
+
+def test_a_run_whose_sas_was_signed_with_a_renewed_key_fails_with_authentication_failed(sandbox, engine):
+    cloud = sandbox.source
+    sas = _sdk_sas("container", cloud.storage_account, sandbox.credentials.account_keys("source")["key2"])
+    sandbox.store.add_secret_version(cloud.vault_id, SECRET_NAME, new_secret_version(sas, {}, None))
+    pipeline = _pipeline(sandbox, cloud, EXPORT, sas_storage(cloud))
+    sandbox.grant_secret_get(cloud, pipeline_principal_id(pipeline))
+    assert _outcome(_execute(sandbox, _run(sandbox, cloud, pipeline)))[0] == "Succeeded"
+
+    async def renew(client):
+        return (await client.post(f"{cloud.storage_account_id}/regenerateKey{STORAGE_API}",
+                                  json={"keyName": "key2"})).status
+    assert sandbox.run(renew, cloud) == 200
+    state, message = _outcome(_execute(sandbox, _run(sandbox, cloud, pipeline, name="run22222")))
+    assert state == "Failed" and message == SAS_KEY_RENEWED.format(account=cloud.storage_account)
+    assert "ErrorCode: AuthenticationFailed" in message and sas not in message
+
+    # A SAS signed with the seeded key1 still works: only key2 was renewed.
+    sandbox.store.add_secret_version(cloud.vault_id, SECRET_NAME, new_secret_version(
+        _sdk_sas("account", cloud.storage_account, sandbox.credentials.account_keys("source")["key1"]), {}, None))
+    assert _outcome(_execute(sandbox, _run(sandbox, cloud, pipeline, name="run33333")))[0] == "Succeeded"
