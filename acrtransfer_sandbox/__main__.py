@@ -1,12 +1,31 @@
-"""Command line of the sandbox: `python -m acrtransfer_sandbox up|down|status|serve|clock|push-*`."""
+"""Command line of the sandbox: `python -m acrtransfer_sandbox up|down|status|serve|clock|push-*|add-operator`."""
 import argparse
 import json
 import sys
 from pathlib import Path
 
-from .runtime import bootstrap, server
+from .runtime import bootstrap, operators, server
 from .plumbing.config import SandboxConfig
 from .runtime.trigger import clock_offset_file
+
+
+def _add_cause_commands(commands) -> None:
+    """Commands that set up what `check` must catch: a second principal, images with special layers."""
+    operator = commands.add_parser("add-operator",
+                                   help="add a service principal with a built-in role on the cloud's subscription "
+                                        "(the sandbox must be running); prints {appId, password, tenant} as JSON")
+    operator.add_argument("--cloud", choices=["source", "target"], default="source")
+    operator.add_argument("--name", required=True)
+    operator.add_argument("--role", required=True, help="a built-in role name, e.g. Reader or "
+                                                        "'Container Registry Transfer Pipeline Contributor'")
+    special = commands.add_parser("push-special-image",
+                                  help="push an image with a foreign layer, or whose manifest declares a layer of "
+                                       "N GiB (not stored); prints its digest")
+    special.add_argument("--cloud", choices=["source", "target"], default="source")
+    special.add_argument("--image", required=True, help="repository:tag")
+    kind = special.add_mutually_exclusive_group(required=True)
+    kind.add_argument("--foreign-layer", action="store_true")
+    kind.add_argument("--declared-layer-gib", type=int, metavar="N")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -20,6 +39,7 @@ def _parser() -> argparse.ArgumentParser:
     clock = commands.add_parser("clock", help="move the source trigger's clock (rehearse old blobs)")
     clock.add_argument("--advance-days", type=float, required=True, help="days ahead of real time; 0 resets")
     _add_push_commands(commands)
+    _add_cause_commands(commands)
     return parser
 
 
@@ -73,6 +93,11 @@ def main(argv=None) -> int:
                                                   args.tag_prefix, args.start), indent=2))
         elif args.command == "push-referrer":
             print(bootstrap.push_referrer_to(config.cloud(args.cloud), args.subject, args.artifact_type, args.scheme))
+        elif args.command == "add-operator":
+            print(json.dumps(operators.add_operator(config, config.cloud(args.cloud), args.name, args.role)))
+        elif args.command == "push-special-image":
+            print(bootstrap.push_special(config.cloud(args.cloud), args.image, args.foreign_layer,
+                                         args.declared_layer_gib))
         elif args.command == "clock":
             path = clock_offset_file(config)
             path.parent.mkdir(parents=True, exist_ok=True)

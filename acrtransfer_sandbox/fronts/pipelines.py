@@ -5,6 +5,8 @@ with provisioningState Succeeded and generated identity principal ids (identity 
 answers 201 with Azure-AsyncOperation + Retry-After and is executed in the background by the run executor. What a
 run says while it goes is the run shape's (ACRSANDBOX_RUN_SHAPE, rules/run_shapes.py). Like ARM, every route
 serves only the published api-versions of these types (rules/api_versions.py) and refuses any other with 400.
+A pipeline PUT on a registry that is not Premium, or an export pipeline PUT on a registry whose export policy is
+disabled, is refused with a 400 (rules/network.py).
 """
 import asyncio
 import os
@@ -20,6 +22,7 @@ from ..plumbing.store import ResourceStore
 from ..rules.api_versions import SERVED_API_VERSION, api_version_refusal
 from ..rules.pipelines import (EXPORT, IMPORT, NAME_PATTERN, RUN_TYPE, BadRequest, PipelineKind,
                                build_pipeline_document, new_run_document, validate_run_request)
+from ..rules.network import pipeline_refused
 from ..rules.run_shapes import run_in_progress
 from .http_common import CALLER_CLAIMS_KEY, arm_error, ci_path, json_response, resource_not_found
 from .tenancy import foreign_identity_error
@@ -127,6 +130,9 @@ class PipelineApi:
         name = request.match_info["name"]
         resource_id = self._resource_id(request, kind.collection)
         body = await bodies.read(request, bodies.IMPORT_PIPELINE if kind.is_import else bodies.EXPORT_PIPELINE)
+        refusal = pipeline_refused(self.store.get(self._registry_id(request)), not kind.is_import)
+        if refusal:
+            return arm_error(400, *refusal)
         existing = self.store.get(resource_id)
         try:
             document = build_pipeline_document(kind, resource_id, name, body, existing, self.cloud.tenant_id,

@@ -1,5 +1,9 @@
 """The run executor: checks the pipeline identity's access like the service does, then drives the transfer engine.
 
+Before any byte moves, a run meets the service's rules (rules/network.py): the registry is Premium; the vault's
+firewall lets ACR (a trusted service for Key Vault) in; the storage account is reachable (ACR Transfer is not a
+trusted service for Storage) and, for a SAS, allows shared key access and was not signed with a key renewed since.
+
 Each run is an asyncio task in the sandbox process. Its state lives in the run resource (status, progress,
 times, importedArtifacts, catalogDigest, pipelineRunErrorMessage) and in an async-operation record that
 Azure-AsyncOperation points at; what the two say while the run goes and once it ends is the run shape's
@@ -20,8 +24,10 @@ from ..plumbing.config import SandboxConfig
 from ..plumbing.credentials import SandboxCredentials
 from ..plumbing.clock import utc_now
 from ..rules.vaults import KeyVaultAccessDenied, KeyVaultSecretMissing, find_vault_by_uri, secret_for_principal
+from ..rules.network import pipeline_refused, shared_key_refused, storage_unreachable, vault_unreachable
 from ..rules.pipelines import pipeline_principal_id
 from ..rules.run_shapes import TERMINAL_RUN_STATES, operation_status, run_in_progress, run_shape_named
+from ..rules.sas import SAS_KEY_RENEWED, signed_with_one_of
 from ..plumbing.store import ResourceStore
 from ..transfer import BlobContainer, RegistryClient, TransferError, export_to_blob, import_from_blob
 
@@ -46,6 +52,11 @@ MAX_KEPT_OPERATIONS = 500
 
 class RunFailure(Exception):
     """A reason to fail the run whose message is meant for the user (never contains a secret)."""
+
+
+def _fail_if(message) -> None:
+    if message:
+        raise RunFailure(message)
 
 
 def storage_account_of(container_uri: str) -> tuple:
@@ -156,6 +167,7 @@ class RunExecutor:
         storage = pipeline["properties"]["source" if is_import else "target"]
         options = set(pipeline["properties"].get("options") or [])
         needs_write = not is_import or "DeleteSourceBlobOnSuccess" in options
+        self._registry_refusal(pipeline)
         container = self.open_container(pipeline, storage, needs_write)
         registry = RegistryClient(self._session, self._registry_upstream_of(run["id"]))
         progress = self._progress_recorder(run["id"])
@@ -172,21 +184,42 @@ class RunExecutor:
         if cloud.storage_account != account:
             raise RunFailure(STORAGE_UNKNOWN.format(storage["uri"], cloud.storage_account))
         container_url = f"{cloud.blob_endpoint}/{storage_account_of(storage['uri'])[1]}"
+        account_doc = self.store.get(cloud.storage_account_id) or {}
         if storage["storageAccessMode"] == "SasToken":
             vault = find_vault_by_uri(self.store, storage["keyVaultUri"])
             if vault is not None and not vault["id"].lower().startswith(f"/subscriptions/{cloud.subscription_id}/"):
                 raise RunFailure(VAULT_ELSEWHERE.format(storage["keyVaultUri"]))
+            _fail_if(vault and vault_unreachable(vault, principal))
             try:
                 sas = secret_for_principal(self.store, storage["keyVaultUri"], principal)
             except (KeyVaultAccessDenied, KeyVaultSecretMissing) as exc:
                 raise RunFailure(str(exc)) from None
+            _fail_if(storage_unreachable(account_doc) or shared_key_refused(account_doc)
+                     or self._signed_with_a_renewed_key(sas, cloud, storage_account_of(storage["uri"])[1]))
             return BlobContainer.with_sas(self._session, container_url, sas)
+        _fail_if(storage_unreachable(account_doc))
         try:
             require_storage_role(self.store, principal, cloud.storage_account_id, needs_write)
         except StorageRoleMissing as exc:
             raise RunFailure(str(exc)) from None
         return BlobContainer.with_account_key(self._session, container_url, cloud.storage_account,
                                               self.credentials.storage_keys[cloud.name])
+
+    def _signed_with_a_renewed_key(self, sas: str, cloud, container: str) -> Optional[str]:
+        """Storage's AuthenticationFailed when a renewed key signed the SAS. (Azurite, restarted with the new keys,
+        refuses such a SAS too, but says AuthorizationFailure.)"""
+        retired = self.credentials.retired_storage_keys.get(cloud.name) or []
+        current = self.credentials.account_keys(cloud.name).values()
+        if signed_with_one_of(sas, cloud.storage_account, container, retired) \
+                and not signed_with_one_of(sas, cloud.storage_account, container, current):
+            return SAS_KEY_RENEWED.format(account=cloud.storage_account)
+        return None
+
+    def _registry_refusal(self, pipeline: dict) -> None:
+        """Pipelines work only on Premium registries: a registry moved off Premium fails its runs."""
+        registry = self.store.get(pipeline["id"].rsplit("/", 2)[0])
+        refusal = registry and pipeline_refused(registry, is_export=False)
+        _fail_if(refusal and refusal[1])
 
     def _cloud_of(self, resource_id: str):
         subscription = resource_id.split("/")[2].lower()

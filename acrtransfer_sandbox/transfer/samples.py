@@ -211,3 +211,36 @@ async def _add_to_tag_schema_index(registry: RegistryClient, repository: str, su
             raise
         existing = None
     await registry.put_manifest(repository, tag, referrers.tag_schema_index(existing, referrer))
+# ---- images that `check --artifacts` must warn about ---------------------------------------------------------------
+
+DOCKER_FOREIGN_LAYER = 'application/vnd.docker.image.rootfs.foreign.diff.tar.gzip'
+# Where a Windows base layer lives (clients fetch a foreign layer from its URL; nothing is fetched here).
+FOREIGN_LAYER_URL = 'https://mcr.microsoft.com/v2/windows/servercore/blobs/{}'
+GIB = 1024 ** 3
+
+
+async def push_special_image(registry: RegistryClient, repository: str, tag: str, foreign_layer: bool = False,
+                             declared_layer_gib: int = 0) -> str:
+    """Push a docker schema2 image with one small stored layer plus either a foreign layer (mediaType foreign, with
+    `urls`, its bytes nowhere in the registry) or, with ``declared_layer_gib``, whose stored layer's descriptor
+    declares that many GiB. docker-registry checks only that a layer's digest exists (and skips foreign layers),
+    never its declared size, so neither needs the bytes. Returns the manifest digest."""
+    if foreign_layer == bool(declared_layer_gib):
+        raise ValueError('Give either foreign_layer or declared_layer_gib.')
+    layer = gzip.compress(_tar_of({'special/readme.txt': f'{repository}:{tag}\n'.encode()}), mtime=0)
+    digest = await registry.upload_small_blob(repository, layer)
+    layers = [{'mediaType': DOCKER_LAYER, 'size': declared_layer_gib * GIB if declared_layer_gib else len(layer),
+               'digest': digest}]
+    diff_ids = [sha256_digest(gzip.decompress(layer))]
+    if foreign_layer:
+        foreign = sha256_digest(f'foreign layer of {repository}:{tag}'.encode())
+        layers.insert(0, {'mediaType': DOCKER_FOREIGN_LAYER, 'size': 1024 * 1024 * 1024, 'digest': foreign,
+                          'urls': [FOREIGN_LAYER_URL.format(foreign)]})
+        diff_ids.insert(0, foreign)
+    config = _json_bytes({'architecture': 'amd64', 'os': 'windows' if foreign_layer else 'linux',
+                          'created': CREATED, 'rootfs': {'type': 'layers', 'diff_ids': diff_ids}})
+    config_descriptor = {'mediaType': DOCKER_CONFIG, 'size': len(config),
+                         'digest': await registry.upload_small_blob(repository, config)}
+    content = _json_bytes({'schemaVersion': 2, 'mediaType': DOCKER_MANIFEST, 'config': config_descriptor,
+                           'layers': layers})
+    return await registry.put_manifest(repository, tag, Manifest(DOCKER_MANIFEST, sha256_digest(content), content))
