@@ -40,6 +40,12 @@ demo: sandbox-up
 		bash acrtransfer_sandbox/demo.sh || status=$$?; \
 		$(MAKE) --no-print-directory sandbox-down; exit $$status
 
-# End-to-end tests: their own sandbox (state dir and ports of their own), brought up and down by the suite.
+# End-to-end tests: their own sandbox (state dir and ports of their own), brought up and down by the suite. The
+# tests marked run_lifecycle run a second time against a sandbox serving the spec's run lifecycle
+# (ACRSANDBOX_RUN_SHAPE=spec); both sessions run even when the first fails, and the target fails if either did.
 test-e2e: venv wheel sandbox-tools
-	ACRTRANSFER_SUITE=e2e $(VENV)/bin/python -m pytest tests/e2e -v
+	@status=0; \
+	ACRTRANSFER_SUITE=e2e ACRSANDBOX_RUN_SHAPE=default $(VENV)/bin/python -m pytest tests/e2e -v || status=$$?; \
+	ACRTRANSFER_SUITE=e2e-spec-lifecycle ACRSANDBOX_RUN_SHAPE=spec \
+		$(VENV)/bin/python -m pytest tests/e2e -m run_lifecycle -v || status=$$?; \
+	exit $$status

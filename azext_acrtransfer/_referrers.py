@@ -7,7 +7,8 @@ Three ways a referrer is attached to its subject, all looked for:
 - the OCI 1.1 referrers API, `GET /v2/<repo>/referrers/<digest>` (ACR serves it), which lists every manifest whose
   `subject` is the digest;
 - where the registry has no such API, the OCI referrers tag schema: an image index tagged `sha256-<hex>` listing
-  the referrers;
+  the referrers. That index is carried too, by its tag: a target without the API finds the referrers only through
+  it (with the API, the target lists them by their `subject` anyway);
 - cosign's own tag scheme, `sha256-<hex>.sig`, `.att` and `.sbom`: manifests without a `subject`, found only by the
   tag, so they are carried by that tag (a digest alone would arrive where cosign cannot find it).
 
@@ -38,7 +39,9 @@ COSIGN_TYPES = {'sig': 'cosign signature', 'att': 'cosign attestation', 'sbom': 
 
 API = 'api'
 TAG_SCHEMA = 'tag-schema'
+TAG_SCHEMA_INDEX = 'tag-schema-index'   # the index of the referrers tag schema itself, carried by its tag
 COSIGN = 'cosign'
+TAG_SCHEMA_INDEX_TYPE = 'referrers tag schema index'
 
 TOO_MANY = ("'{subject}' has more than {limit} referrers (signatures, SBOMs, attestations and theirs): an image and "
             "its referrers travel in one run of at most 50 artifacts. Export it without --include-referrers and list "
@@ -56,9 +59,9 @@ class Referrer:
     repository: str
     digest: str
     artifact_type: str
-    scheme: str                     # API, TAG_SCHEMA or COSIGN: how it was found, and how the target finds it
-    subject: str                    # the digest it refers to
-    tag: Optional[str] = None       # cosign: the tag it is found by
+    scheme: str                     # API, TAG_SCHEMA, TAG_SCHEMA_INDEX or COSIGN: how it was found, how the target
+    subject: str                    # finds it; the digest it refers to
+    tag: Optional[str] = None       # cosign, tag-schema index: the tag it is found by
 
     @property
     def reference(self):
@@ -81,22 +84,33 @@ def _descriptor_type(descriptor):
     return descriptor.get('artifactType') or descriptor.get('mediaType') or 'unknown'
 
 
-def listed_referrers(reader, repository, digest):
-    """(scheme, descriptors) of the referrers the registry lists for a digest: by the referrers API, or by the
-    referrers tag schema where the API is absent."""
+def _listed(reader, repository, digest):
+    """(scheme, descriptors, digest of the tag-schema index or None) of the referrers the registry lists for a
+    digest: by the referrers API, or by the referrers tag schema where the API is absent."""
     descriptors = reader.referrers(repository, digest)
     if descriptors is not None:
-        return API, descriptors
+        return API, descriptors, None
     index = reader.manifest(repository, schema_tag(digest))
+    if not index:
+        return TAG_SCHEMA, [], None
     return TAG_SCHEMA, [entry for entry in (index[1].get('manifests') or []) if isinstance(entry, dict)
-                        and isinstance(entry.get('digest'), str)] if index else []
+                        and isinstance(entry.get('digest'), str)], index[0]
+
+
+def listed_referrers(reader, repository, digest):
+    """(scheme, descriptors) of the referrers the registry lists for a digest (see _listed)."""
+    scheme, descriptors, _ = _listed(reader, repository, digest)
+    return scheme, descriptors
 
 
 def direct_referrers(reader, repository, digest):
-    """The referrers of one manifest: those the registry lists, and those cosign's tags name (the API never
-    lists them: they have no subject)."""
-    scheme, descriptors = listed_referrers(reader, repository, digest)
+    """The referrers of one manifest: those the registry lists (and the tag-schema index that lists them, when it
+    is by that index), and those cosign's tags name (the API never lists them: they have no subject)."""
+    scheme, descriptors, index_digest = _listed(reader, repository, digest)
     found = [Referrer(repository, entry['digest'], _descriptor_type(entry), scheme, digest) for entry in descriptors]
+    if index_digest and descriptors:
+        found.append(Referrer(repository, index_digest, TAG_SCHEMA_INDEX_TYPE, TAG_SCHEMA_INDEX, digest,
+                              schema_tag(digest)))
     for suffix in COSIGN_SUFFIXES:
         tag = '{}.{}'.format(schema_tag(digest), suffix)
         tagged = reader.manifest_digest(repository, tag)
@@ -122,14 +136,16 @@ def find_referrers(reader, repository, digest, subject_label=None):
             found.append(referrer)
             if len(found) > MAX_REFERRERS:
                 raise ReferrerLimitError(TOO_MANY.format(subject=label, limit=MAX_REFERRERS))
-            queue.append((referrer.digest, depth + 1))
+            if referrer.scheme != TAG_SCHEMA_INDEX:   # a list of referrers, not one: nothing refers to it
+                queue.append((referrer.digest, depth + 1))
     return found
 
 
 def is_found_from_subject(reader, referrer):
     """Whether the target finds the referrer from its subject the way it was found in the source: listed by the
-    referrers API (or the tag schema's index), or, for cosign, its tag points at it."""
-    if referrer['scheme'] == COSIGN:
+    referrers API (or the tag schema's index), or, for cosign and the tag schema's index itself, its tag points at
+    it."""
+    if referrer['scheme'] in (COSIGN, TAG_SCHEMA_INDEX):
         repository, _, tag = referrer['reference'].rpartition(':')
         return reader.manifest_digest(repository, tag) == referrer['digest']
     repository = referrer['reference'].rpartition('@')[0]

@@ -1,15 +1,16 @@
-"""ARM's core surface for one cloud: subscription, tenant, resource group, the seeded registry and storage account,
-and the subscription-wide resource listings `az acr` and `az keyvault` use to find a resource's group by name.
+"""ARM's core surface for one cloud: subscription, tenant, resource group, the listings of the seeded registry and
+storage account (each resource's own routes are in registries.py and storage_accounts.py), and the subscription-wide
+resource listings `az acr` and `az keyvault` use to find a resource's group by name.
 """
 import re
 
 from aiohttp import web
 
 from ..plumbing.config import CloudConfig
-from .http_common import arm_error, ci_path, json_response, resource_not_found
+from .http_common import arm_error, ci_path, json_response
 from ..plumbing.store import ResourceStore
-from ..rules.resources import (REGISTRY_TYPE, STORAGE_TYPE, VAULT_TYPE, registry_document, resource_group_document,
-                               storage_account_document, subscription_document, tenant_document)
+from ..rules.resources import (REGISTRY_TYPE, STORAGE_TYPE, VAULT_TYPE, resource_group_document, subscription_document,
+                               tenant_document)
 
 
 def _generic_resource(doc: dict) -> dict:
@@ -85,35 +86,21 @@ def build_core_routes(cloud: CloudConfig, store: ResourceStore) -> web.RouteTabl
                 and (wanted is None or d["type"].lower() == wanted)]
         return wrong_subscription(request) or json_response({"value": [_generic_resource(d) for d in docs]})
 
+    # The listings read the stored documents: what `az acr update` or `az storage account update` changed shows.
     @routes.get(ci_path(sub_path + "/providers/Microsoft.ContainerRegistry/registries"))
     async def list_registries(request):
-        return wrong_subscription(request) or json_response({"value": [registry_document(cloud)]})
+        return wrong_subscription(request) or json_response({"value": [store.get(cloud.registry_id)]})
 
     @routes.get(ci_path(sub_path + "/resourceGroups/{group}/providers/Microsoft.ContainerRegistry/registries"))
     async def list_group_registries(request):
-        return wrong_group(request) or json_response({"value": [registry_document(cloud)]})
-
-    @routes.get(ci_path(sub_path + "/resourceGroups/{group}/providers/Microsoft.ContainerRegistry/registries/{name}"))
-    async def get_registry(request):
-        return wrong_group(request) or _stored_or_404(store, request, REGISTRY_TYPE)
+        return wrong_group(request) or json_response({"value": [store.get(cloud.registry_id)]})
 
     @routes.get(ci_path(sub_path + "/providers/Microsoft.Storage/storageAccounts"))
     async def list_storage_accounts(request):
-        return wrong_subscription(request) or json_response({"value": [storage_account_document(cloud)]})
+        return wrong_subscription(request) or json_response({"value": [store.get(cloud.storage_account_id)]})
 
     @routes.get(ci_path(sub_path + "/resourceGroups/{group}/providers/Microsoft.Storage/storageAccounts"))
     async def list_group_storage_accounts(request):
-        return wrong_group(request) or json_response({"value": [storage_account_document(cloud)]})
-
-    @routes.get(ci_path(sub_path + "/resourceGroups/{group}/providers/Microsoft.Storage/storageAccounts/{name}"))
-    async def get_storage_account(request):
-        return wrong_group(request) or _stored_or_404(store, request, STORAGE_TYPE)
+        return wrong_group(request) or json_response({"value": [store.get(cloud.storage_account_id)]})
 
     return routes
-
-
-def _stored_or_404(store: ResourceStore, request: web.Request, resource_type: str) -> web.Response:
-    doc = store.get(request.path)
-    if doc is None:
-        return resource_not_found(resource_type, request.match_info["name"], request.match_info["group"])
-    return json_response(doc)

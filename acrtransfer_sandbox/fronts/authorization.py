@@ -1,5 +1,6 @@
 """Microsoft.Authorization for one cloud: the built-in role definitions ACR Transfer needs, role assignments at any
-scope (what `az role assignment create --assignee-object-id ... --scope ...` sends). The roles themselves and the
+scope (what `az role assignment create --assignee-object-id ... --scope ...` sends), and the caller's effective
+permissions at a scope (GET {scope}/providers/Microsoft.Authorization/permissions). The roles themselves and the
 check the run executor makes in ManagedIdentity mode live in rules/roles.py.
 """
 import re
@@ -9,10 +10,11 @@ from aiohttp import web
 
 from . import bodies
 from ..plumbing.config import CloudConfig
-from .http_common import arm_error, json_response
+from .http_common import CALLER_CLAIMS_KEY, arm_error, json_response
 from ..plumbing.clock import utc_now
 from ..plumbing.store import ResourceStore
-from ..rules.roles import ASSIGNMENT_TYPE, BUILT_IN_ROLES, role_definition_document, role_id_of, scope_covers
+from ..rules.roles import (ASSIGNMENT_TYPE, BUILT_IN_ROLES, effective_permissions, role_definition_document, role_id_of,
+                           scope_covers)
 
 
 def _role_name_filter(filter_text: str) -> Optional[str]:
@@ -37,6 +39,12 @@ def build_authorization_routes(cloud: CloudConfig, store: ResourceStore) -> web.
             return arm_error(404, "RoleDefinitionDoesNotExist", f"The specified role definition with ID '{role_id}' "
                                                                 "does not exist.")
         return json_response(role_definition_document(cloud.subscription_id, role_id))
+
+    @routes.get(r"/{scope:.*}/providers/{ns:(?i:Microsoft\.Authorization)}/{kind:(?i:permissions)}")
+    async def list_permissions(request):
+        # The caller's own effective permissions at the scope, from its assignments there or above.
+        oid = request[CALLER_CLAIMS_KEY].get("oid", "")
+        return json_response({"value": effective_permissions(store, oid, "/" + request.match_info["scope"])})
 
     @routes.put(r"/{scope:.*}/providers/{ns:(?i:Microsoft\.Authorization)}/{kind:(?i:roleAssignments)}/{name}")
     async def create_assignment(request):

@@ -218,6 +218,39 @@ ROLE_ASSIGNMENT = Obj({"properties": Obj({
     "delegatedManagedIdentityResourceId": ARM_ID}, required=("roleDefinitionId",))},
     required=("properties",))
 
+# Microsoft.Storage/storageAccounts: the part of StorageAccountUpdateParameters (PATCH) and
+# StorageAccountCreateParameters (PUT) the sandbox models, and StorageAccountRegenerateKeyParameters.
+STORAGE_BYPASS = re.compile(r"^(None|((Logging|Metrics|AzureServices)(, ?(Logging|Metrics|AzureServices))*))$",
+                            re.IGNORECASE)
+STORAGE_ACCOUNT_UPDATE = Obj({
+    "location": Str(max_length=128), "kind": Str(max_length=64), "tags": TAGS,
+    "sku": Obj({"name": Str(max_length=64)}),
+    "properties": Obj({
+        "publicNetworkAccess": Str(max_length=32, choices={"Enabled", "Disabled", "SecuredByPerimeter"}),
+        "allowSharedKeyAccess": Bool(), "allowBlobPublicAccess": Bool(), "supportsHttpsTrafficOnly": Bool(),
+        "minimumTlsVersion": Str(max_length=16, choices={"TLS1_0", "TLS1_1", "TLS1_2", "TLS1_3"}),
+        "networkAcls": Obj({
+            "bypass": Str(max_length=64, pattern=STORAGE_BYPASS,
+                          rule="None or a comma-separated list of Logging, Metrics, AzureServices"),
+            "defaultAction": Str(max_length=16, choices={"Allow", "Deny"}),
+            "ipRules": Arr(Obj({"value": Str(max_length=64), "action": Str(max_length=16)}), 400),
+            "virtualNetworkRules": Arr(Obj({"id": ARM_ID, "action": Str(max_length=16),
+                                            "state": Str(max_length=32)}), 200)})})})
+REGENERATE_KEY = Obj({"keyName": Str(max_length=64)}, required=("keyName",))
+
+# Microsoft.ContainerRegistry/registries PATCH (RegistryUpdateParameters), the part the sandbox models.
+REGISTRY_UPDATE = Obj({
+    "tags": TAGS, "sku": Obj({"name": Str(max_length=16, choices={"Basic", "Standard", "Premium"})},
+                             required=("name",)),
+    "properties": Obj({
+        "publicNetworkAccess": Str(max_length=16, choices={"Enabled", "Disabled"}),
+        "networkRuleBypassOptions": Str(max_length=32, choices={"AzureServices", "None"}),
+        "adminUserEnabled": Bool(), "anonymousPullEnabled": Bool(), "dataEndpointEnabled": Bool(),
+        "networkRuleSet": Obj({"defaultAction": Str(max_length=16, choices={"Allow", "Deny"}),
+                               "ipRules": Arr(Obj({"value": Str(max_length=64), "action": Str(max_length=16)}),
+                                              200)}),
+        "policies": Obj({"exportPolicy": Obj({"status": Str(max_length=16, choices={"enabled", "disabled"})})})})})
+
 # Key Vault data plane: PUT /secrets/{name} (SecretSetParameters).
 SECRET_SET = Obj({"value": Str(max_length=MAX_SECRET_VALUE_BYTES), "contentType": Str(max_length=255),
                   "tags": Map(Str(max_length=256), max_entries=15),

@@ -1,9 +1,12 @@
 """The cloud's identity endpoints: cloud metadata, OIDC discovery and the client-credentials token endpoint.
 
 These are what `az cloud register --endpoint-resource-manager`, `az login --service-principal` (MSAL) and the
-ACR refresh-token exchange need; nothing else of Entra ID is imitated.
+ACR refresh-token exchange need; nothing else of Entra ID is imitated. Besides the cloud's operator, the
+principals added with `python -m acrtransfer_sandbox add-operator` sign in (plumbing/operators.py).
 """
 import hmac
+from pathlib import Path
+from typing import Optional
 
 from aiohttp import web
 
@@ -11,6 +14,7 @@ from . import bodies
 from ..plumbing.config import (ACR_LOGIN_SERVER_SUFFIX, ARM_AUDIENCE, KEYVAULT_DNS_SUFFIX, STORAGE_ENDPOINT_SUFFIX,
                                VAULT_AUDIENCE, CloudConfig)
 from .http_common import json_response
+from ..plumbing import operators
 from ..plumbing.tokens import TOKEN_LIFETIME_SECONDS, TokenIssuer
 
 # What a client reaches before it has a token: cloud metadata, and per tenant OIDC discovery and the token endpoint.
@@ -83,8 +87,24 @@ def _audience_of(scope: str) -> str:
     return first[: -len(".default")] if first.endswith("/.default") else first
 
 
-def build_identity_routes(cloud: CloudConfig, issuer: TokenIssuer, client_secret: str) -> web.RouteTableDef:
+def build_identity_routes(cloud: CloudConfig, issuer: TokenIssuer, client_secret: str,
+                          directory: Optional[Path] = None) -> web.RouteTableDef:
+    """`directory`: the operators file of principals added with `add-operator` (plumbing/operators.py)."""
     routes = web.RouteTableDef()
+
+    def principal_of(client_id: str, secret: str):
+        """(app id, object id) of the principal these credentials sign in, or an error response."""
+        if directory is not None and operators.is_known(directory, cloud.name, client_id):
+            entry = operators.signed_in(directory, cloud.name, client_id, secret)
+            return (entry["appId"], entry["objectId"]) if entry else _invalid_secret()
+        if client_id != cloud.client_id:
+            return _token_error(400, "unauthorized_client",
+                                f"AADSTS700016: Application with identifier '{client_id}' was not found "
+                                f"in the directory of the {cloud.name} cloud.")
+        # Bytes: compare_digest raises TypeError on a str with non-ASCII characters.
+        if not hmac.compare_digest(secret.encode(), client_secret.encode()):
+            return _invalid_secret()
+        return cloud.client_id, cloud.operator_object_id
 
     @routes.get("/metadata/endpoints")
     async def metadata_endpoints(_request):
@@ -114,21 +134,21 @@ def build_identity_routes(cloud: CloudConfig, issuer: TokenIssuer, client_secret
             return _token_error(400, "unsupported_grant_type",
                                 "AADSTS70003: the sandbox supports the client_credentials grant only "
                                 "(az login --service-principal).")
-        if form.get("client_id") != cloud.client_id:
-            return _token_error(400, "unauthorized_client",
-                                f"AADSTS700016: Application with identifier '{form.get('client_id')}' was not found "
-                                f"in the directory of the {cloud.name} cloud.")
-        # Bytes: compare_digest raises TypeError on a str with non-ASCII characters.
-        if not hmac.compare_digest(str(form.get("client_secret", "")).encode(), client_secret.encode()):
-            return _token_error(401, "invalid_client",
-                                "AADSTS7000215: Invalid client secret provided.")
+        principal = principal_of(str(form.get("client_id", "")), str(form.get("client_secret", "")))
+        if isinstance(principal, web.Response):
+            return principal
+        app_id, object_id = principal
         access_token = issuer.issue(issuer=f"{cloud.front_url}/{cloud.tenant_id}/v2.0", tenant_id=cloud.tenant_id,
-                                    audience=_audience_of(form.get("scope", "")), app_id=cloud.client_id,
-                                    object_id=cloud.operator_object_id)
+                                    audience=_audience_of(form.get("scope", "")), app_id=app_id,
+                                    object_id=object_id)
         return json_response({"token_type": "Bearer", "expires_in": TOKEN_LIFETIME_SECONDS,
                               "ext_expires_in": TOKEN_LIFETIME_SECONDS, "access_token": access_token})
 
     return routes
+
+
+def _invalid_secret() -> web.Response:
+    return _token_error(401, "invalid_client", "AADSTS7000215: Invalid client secret provided.")
 
 
 def _token_error(status: int, error: str, description: str) -> web.Response:

@@ -1,8 +1,12 @@
-"""Microsoft.ContainerRegistry exportPipelines, importPipelines and pipelineRuns, api-version 2025-06-01-preview.
+"""Microsoft.ContainerRegistry exportPipelines, importPipelines and pipelineRuns.
 
 The wire format follows what the service answers (see the conformance recordings): pipeline PUT answers 200
 with provisioningState Succeeded and generated identity principal ids (identity type in camelCase); a run PUT
-answers 201 with Azure-AsyncOperation + Retry-After and is executed in the background by the run executor.
+answers 201 with Azure-AsyncOperation + Retry-After and is executed in the background by the run executor. What a
+run says while it goes is the run shape's (ACRSANDBOX_RUN_SHAPE, rules/run_shapes.py). Like ARM, every route
+serves only the published api-versions of these types (rules/api_versions.py) and refuses any other with 400.
+A pipeline PUT on a registry that is not Premium, or an export pipeline PUT on a registry whose export policy is
+disabled, is refused with a 400 (rules/network.py).
 """
 import asyncio
 import os
@@ -13,14 +17,16 @@ from urllib.parse import quote
 from aiohttp import web
 
 from . import bodies
-from ..plumbing.config import CloudConfig
+from ..plumbing.config import LOCATION, CloudConfig
 from ..plumbing.store import ResourceStore
-from ..rules.pipelines import (EXPORT, IMPORT, NAME_PATTERN, RUN_TYPE, TERMINAL_RUN_STATES, BadRequest, PipelineKind,
+from ..rules.api_versions import SERVED_API_VERSION, api_version_refusal
+from ..rules.pipelines import (EXPORT, IMPORT, NAME_PATTERN, RUN_TYPE, BadRequest, PipelineKind,
                                build_pipeline_document, new_run_document, validate_run_request)
+from ..rules.network import pipeline_refused
+from ..rules.run_shapes import run_in_progress
 from .http_common import CALLER_CLAIMS_KEY, arm_error, ci_path, json_response, resource_not_found
 from .tenancy import foreign_identity_error
 
-API_VERSION = "2025-06-01-preview"
 LIST_PAGE_SIZE = 20
 RETRY_AFTER_SECONDS = "1"
 # ACRSANDBOX_ASYNC_RUN_DELETE=1: a run DELETE answers 202 + Location (the spec's long-running form) and the run
@@ -46,24 +52,34 @@ class PipelineApi:
         registry = ("/subscriptions/{subscription}/resourceGroups/{group}/providers/"
                     "Microsoft.ContainerRegistry/registries/{registry}")
         for kind in (EXPORT, IMPORT):
-            routes.put(ci_path(f"{registry}/{kind.collection}/{{name}}"))(self._bind(self.put_pipeline, kind))
-            routes.get(ci_path(f"{registry}/{kind.collection}/{{name}}"))(self._bind(self.get_one, kind.resource_type))
-            routes.delete(ci_path(f"{registry}/{kind.collection}/{{name}}"))(self.delete_pipeline)
-            routes.get(ci_path(f"{registry}/{kind.collection}"))(self._bind(self.list_children, kind.collection))
-        routes.put(ci_path(f"{registry}/pipelineRuns/{{name}}"))(self.put_run)
-        routes.get(ci_path(f"{registry}/pipelineRuns/{{name}}"))(self._bind(self.get_one, RUN_TYPE))
-        routes.delete(ci_path(f"{registry}/pipelineRuns/{{name}}"))(self.delete_run)
-        routes.get(ci_path(f"{registry}/pipelineRuns"))(self._bind(self.list_children, "pipelineRuns"))
-        routes.get(ci_path(f"{registry}/pipelineRuns/{{name}}/operationStatuses/{{operation}}"))(self.get_operation)
+            versioned = self._versioned(kind.collection)
+            routes.put(ci_path(f"{registry}/{kind.collection}/{{name}}"))(versioned(self.put_pipeline, kind))
+            routes.get(ci_path(f"{registry}/{kind.collection}/{{name}}"))(versioned(self.get_one, kind.resource_type))
+            routes.delete(ci_path(f"{registry}/{kind.collection}/{{name}}"))(versioned(self.delete_pipeline))
+            routes.get(ci_path(f"{registry}/{kind.collection}"))(versioned(self.list_children, kind.collection))
+        versioned = self._versioned("pipelineRuns")
+        routes.put(ci_path(f"{registry}/pipelineRuns/{{name}}"))(versioned(self.put_run))
+        routes.get(ci_path(f"{registry}/pipelineRuns/{{name}}"))(versioned(self.get_one, RUN_TYPE))
+        routes.delete(ci_path(f"{registry}/pipelineRuns/{{name}}"))(versioned(self.delete_run))
+        routes.get(ci_path(f"{registry}/pipelineRuns"))(versioned(self.list_children, "pipelineRuns"))
+        routes.get(ci_path(f"{registry}/pipelineRuns/{{name}}/operationStatuses/{{operation}}"))(
+            versioned(self.get_operation))
         routes.get(ci_path(f"{registry}/pipelineRuns/{{name}}/operationResults/{{operation}}"))(
-            self.get_delete_result)
+            versioned(self.get_delete_result))
         return routes
 
     @staticmethod
-    def _bind(handler, argument):
-        async def bound(request):
-            return await handler(request, argument)
-        return bound
+    def _versioned(collection: str):
+        """Bind a handler (and its argument) behind ARM's api-version check for `registries/<collection>`: ARM
+        picks the provider by api-version before the request reaches it."""
+        def bind(handler, *arguments):
+            async def bound(request):
+                refusal = api_version_refusal(request.query.get("api-version"), f"registries/{collection}", LOCATION)
+                if refusal:
+                    return arm_error(400, *refusal)
+                return await handler(request, *arguments)
+            return bound
+        return bind
 
     # Shared checks
     def _registry_or_error(self, request) -> Optional[web.Response]:
@@ -114,6 +130,9 @@ class PipelineApi:
         name = request.match_info["name"]
         resource_id = self._resource_id(request, kind.collection)
         body = await bodies.read(request, bodies.IMPORT_PIPELINE if kind.is_import else bodies.EXPORT_PIPELINE)
+        refusal = pipeline_refused(self.store.get(self._registry_id(request)), not kind.is_import)
+        if refusal:
+            return arm_error(400, *refusal)
         existing = self.store.get(resource_id)
         try:
             document = build_pipeline_document(kind, resource_id, name, body, existing, self.cloud.tenant_id,
@@ -174,8 +193,8 @@ class PipelineApi:
         run_id = self._resource_id(request, "pipelineRuns")
         existing = self.store.get(run_id)
         force_tag = properties.get("forceUpdateTag")
-        if existing and existing["properties"]["provisioningState"] not in TERMINAL_RUN_STATES:
-            running = self.executor.running_operation(run_id)
+        if existing and run_in_progress(existing):
+            running = self._operation_of_running(run_id, existing)
             if running and run_request == existing["properties"]["request"] \
                     and force_tag == existing["properties"].get("forceUpdateTag"):
                 # The same PUT again (a client retrying after a lost answer): ARM PUT is idempotent.
@@ -185,13 +204,22 @@ class PipelineApi:
         if existing and existing["properties"]["request"] == run_request \
                 and (force_tag is None or force_tag == existing["properties"].get("forceUpdateTag")):
             # Same properties, nothing forces a redeploy: ARM PUT is idempotent, report the finished run again.
-            operation_id = self.executor.record_finished_operation(existing)
+            operation_id = self.executor.record_operation(existing)
             return json_response(existing, status=200, headers=self._async_headers(request, operation_id))
-        document = new_run_document(run_id, name, run_request, force_tag, self._caller(request), existing)
+        document = new_run_document(run_id, name, run_request, force_tag, self._caller(request), existing,
+                                    self.executor.shape)
         self.store.put(run_id, document)
         operation_id = self.executor.start(run_id)
         return json_response(document, status=200 if existing else 201,
                              headers=self._async_headers(request, operation_id))
+
+    def _operation_of_running(self, run_id: str, run: dict) -> Optional[str]:
+        """The operation a retried PUT of a running run answers with: the one in progress or, where the operation
+        is finished when the run is accepted (the spec shape), a record of it."""
+        running = self.executor.running_operation(run_id)
+        if running is None and self.executor.shape.operation_done_at_start:
+            running = self.executor.record_operation(run)
+        return running
 
     def _pipeline_of_run(self, run_request: dict, registry_id: str) -> dict:
         pipeline_id = run_request.get("pipelineResourceId")
@@ -208,7 +236,7 @@ class PipelineApi:
 
     def _async_headers(self, request, operation_id: str) -> dict:
         url = (f"{self.cloud.front_url}{quote(self._resource_id(request, 'pipelineRuns'))}/operationStatuses/"
-               f"{operation_id}?api-version={API_VERSION}")
+               f"{operation_id}?api-version={SERVED_API_VERSION}")
         return {"Azure-AsyncOperation": url, "Retry-After": RETRY_AFTER_SECONDS}
 
     async def delete_run(self, request):
@@ -217,8 +245,7 @@ class PipelineApi:
             return error
         run_id = self._resource_id(request, "pipelineRuns")
         existing = self.store.get(run_id)
-        state = existing["properties"]["provisioningState"] if existing else None
-        if existing and state not in TERMINAL_RUN_STATES and state != "Deleting":
+        if existing and run_in_progress(existing):
             return arm_error(409, "Conflict", f"The pipeline run '{request.match_info['name']}' is still in progress "
                                               "and cannot be deleted yet.")
         if existing and self.async_run_delete:
@@ -238,7 +265,7 @@ class PipelineApi:
 
     def _delete_result_headers(self, request, operation_id: str) -> dict:
         url = (f"{self.cloud.front_url}{quote(self._resource_id(request, 'pipelineRuns'))}/operationResults/"
-               f"{operation_id}?api-version={API_VERSION}")
+               f"{operation_id}?api-version={SERVED_API_VERSION}")
         return {"Location": url, "Retry-After": RETRY_AFTER_SECONDS}
 
     def _finish_run_deletion(self, run_id: str) -> None:

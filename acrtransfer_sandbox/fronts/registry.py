@@ -6,6 +6,10 @@ clients expect from ``<registry>.azurecr.io``, in front of a plain CNCF distribu
   plus scopes -> an access token listing the granted repository actions;
 - ``GET /acr/v1/_catalog``, ``/acr/v1/{repository}``, ``/acr/v1/{repository}/_tags[/{tag}]`` and
   ``/acr/v1/{repository}/_manifests[/{reference}]``: ACR's metadata API;
+- ``GET /v2/{repository}/referrers/{digest}[?artifactType=...]``: the OCI 1.1 referrers API, as ACR serves it,
+  computed from the repository's stored manifests (``transfer/referrers.py``); distribution 2.8 has none.
+  ``ACRSANDBOX_REFERRERS_API=off`` makes it answer 404, as a registry without the API does (the extension then falls
+  back to the referrers tag schema and cosign's tags);
 - ``/v2/...``: a streaming proxy to the upstream registry, behind a Bearer challenge.
 
 Tokens are HS256 JWTs signed with a key that lives as long as the app (a restart logs every client out, as an
@@ -31,9 +35,14 @@ from yarl import URL
 
 from . import bodies
 from .http_common import PATH_NOT_NORMALISED, normalised_paths_middleware
+from ..plumbing.config import referrers_api_enabled
 from ..plumbing.tokens import TokenSigner
-from ..transfer.registry import MANIFEST_ACCEPT
+from ..transfer import referrers
+from ..transfer.registry import MANIFEST_ACCEPT, MAX_MANIFEST_BYTES, Manifest, media_type_of, sha256_digest
 
+# Manifests by digest never change: the referrers API reads each one once, keeping the small ones (bounded memory).
+MANIFEST_CACHE_ENTRIES = 10000
+MANIFEST_CACHE_MAX_BYTES = 64 * 1024
 EMPTY_GUID = '00000000-0000-0000-0000-000000000000'
 REFRESH_TOKEN_SECONDS = 3 * 3600
 ACCESS_TOKEN_SECONDS = 75 * 60
@@ -57,6 +66,9 @@ MANIFEST_UNKNOWN = 'manifest unknown'
 UPSTREAM_UNREACHABLE = 'the registry is unavailable'
 INVALID_FORM = 'the request body must be an application/x-www-form-urlencoded form'
 NAME_INVALID = 'invalid repository name'
+DIGEST_INVALID = 'invalid digest: expected sha256:<64 hex digits>'
+REFERRERS_API_OFF = 'this registry does not serve the referrers API (ACRSANDBOX_REFERRERS_API=off)'
+_SHA256_DIGEST = re.compile(r'^sha256:[0-9a-f]{64}$')
 
 # The distribution spec's grammar: repository names, tags, digests and upload ids. The front authorizes a /v2/ path
 # only when it parses into exactly one repository, the one distribution will act on (routes anchored at the end).
@@ -76,11 +88,15 @@ _NOT_FORWARDED = {'host', 'authorization', 'connection', 'keep-alive', 'transfer
 AadTokenVerifier = Callable[[str], Optional[dict]]
 
 
-def make_registry_front_app(upstream_url: str, registry_name: str, login_server: str,
-                            verify_aad_token: AadTokenVerifier, storage_root: Optional[Path] = None) -> web.Application:
+def make_registry_front_app(
+        upstream_url: str, registry_name: str, login_server: str, verify_aad_token: AadTokenVerifier,
+        storage_root: Optional[Path] = None,
+        referrers_api: Optional[bool] = None) -> web.Application:
     """`storage_root`: the backend's filesystem storage, where the front finds untagged manifests (see
-    `stored_manifest_digests`); without it only the manifests tags reach are listed."""
+    `stored_manifest_digests`); without it only the manifests tags reach are listed. `referrers_api`: whether the
+    referrers API is served (default: ACRSANDBOX_REFERRERS_API is not `off`)."""
     front = _RegistryFront(upstream_url.rstrip('/'), registry_name, login_server, verify_aad_token, storage_root)
+    front.referrers_api = referrers_api_enabled() if referrers_api is None else referrers_api
     # Before any route or authorization, a path that is not normalised is refused, never resolved. (A guess at ACR's
     # answer: distribution's 400 NAME_INVALID.)
     app = web.Application(client_max_size=1024 ** 2, middlewares=[normalised_paths_middleware(
@@ -95,6 +111,7 @@ def make_registry_front_app(upstream_url: str, registry_name: str, login_server:
     app.router.add_get(r'/acr/v1/{repository:.+}/_manifests/{reference}', front.manifest)
     app.router.add_get(r'/acr/v1/{repository:.+}/_manifests', front.manifests)
     app.router.add_get(r'/acr/v1/{repository:.+}', front.repository)   # last: it matches any deeper path too
+    app.router.add_get(r'/v2/{path:.+/referrers/[^/]+}', front.referrers)   # before the proxy, which matches it too
     app.router.add_route('*', '/v2', front.proxy)
     app.router.add_route('*', r'/v2/{path:.*}', front.proxy)
     return app
@@ -148,6 +165,8 @@ class _RegistryFront:  # pylint: disable=too-many-instance-attributes
         self.session: Optional[aiohttp.ClientSession] = None
         # (repository, tag) -> (digest, created, last updated), as this front observed them
         self.tag_times: dict[tuple[str, str], tuple[str, float, float]] = {}
+        self.referrers_api = True
+        self.manifest_cache: dict[tuple[str, str], Manifest] = {}
 
     async def upstream_session(self, _app: web.Application):
         self.session = aiohttp.ClientSession(auto_decompress=False,
@@ -466,6 +485,60 @@ class _RegistryFront:  # pylint: disable=too-many-instance-attributes
         url = '{}/v2/{}/manifests/{}'.format(self.upstream_url, repository, tag)
         async with self.session.head(url, headers={'Accept': MANIFEST_ACCEPT}) as upstream:
             return upstream.headers.get('Docker-Content-Digest') if upstream.status == 200 else None
+
+    # ---- the referrers API ----------------------------------------------------------------------------------------
+
+    async def referrers(self, request: web.Request) -> web.StreamResponse:
+        denied = self._authorize_v2(request)
+        if denied:
+            return denied
+        if not self.referrers_api:
+            return _error(404, 'NOT_FOUND', REFERRERS_API_OFF)
+        repository, _, digest = request.match_info['path'].rpartition('/referrers/')
+        if not _SHA256_DIGEST.match(digest):
+            return _error(400, 'DIGEST_INVALID', DIGEST_INVALID, {'digest': digest})
+        try:
+            digests = await self._repository_manifest_digests(repository)
+            if digests is None:
+                return _error(404, 'NAME_UNKNOWN', REPOSITORY_UNKNOWN, {'name': repository})
+            manifests = [manifest for manifest in [await self._stored_manifest(repository, item) for item in digests]
+                         if manifest is not None]
+        except aiohttp.ClientConnectionError:
+            return _error(502, 'UNAVAILABLE', UPSTREAM_UNREACHABLE)
+        index, filtered = referrers.referrers_index(manifests, digest, request.query.get('artifactType'))
+        headers = {referrers.FILTER_HEADER: referrers.FILTER_ARTIFACT_TYPE} if filtered else {}
+        return web.json_response(index, content_type=referrers.OCI_INDEX, headers=headers)
+
+    async def _repository_manifest_digests(self, repository: str) -> Optional[list[str]]:
+        """Every manifest digest of the repository (tagged or not), sorted; None if the repository does not exist."""
+        names = await self._upstream_tags(repository)
+        stored = stored_manifest_digests(self.storage_root, repository)
+        if names is None and not stored:
+            return None
+        tagged = [await self._upstream_digest(repository, name) for name in names or []]
+        return sorted(set(stored) | {digest for digest in tagged if digest})
+
+    async def _stored_manifest(self, repository: str, digest: str) -> Optional[Manifest]:
+        """A manifest by digest from the backend (None when it is gone or too large), cached: its bytes never
+        change."""
+        cached = self.manifest_cache.get((repository, digest))
+        if cached is not None:
+            return cached
+        url = '{}/v2/{}/manifests/{}'.format(self.upstream_url, repository, digest)
+        async with self.session.get(url, headers={'Accept': MANIFEST_ACCEPT}) as upstream:
+            if upstream.status != 200 or (upstream.content_length or 0) > MAX_MANIFEST_BYTES:
+                return None
+            content = await upstream.read()
+        if len(content) > MAX_MANIFEST_BYTES or sha256_digest(content) != digest:
+            return None
+        try:
+            media_type = upstream.headers.get('Content-Type', '').split(';')[0].strip() or media_type_of(content)
+        except ValueError:
+            return None   # not JSON: not a manifest the referrers API could list
+        manifest = Manifest(media_type, digest, content)
+        if len(self.manifest_cache) < MANIFEST_CACHE_ENTRIES and len(content) <= MANIFEST_CACHE_MAX_BYTES:
+            self.manifest_cache[(repository, digest)] = manifest
+        return manifest
 
     # ---- /v2/ proxy ---------------------------------------------------------------------------------------------
 

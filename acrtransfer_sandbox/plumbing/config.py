@@ -4,6 +4,9 @@ Everything a process of the sandbox needs to know is derived from two inputs: th
 (``ACRSANDBOX_HOME``, default ``.sandbox`` in the checkout) and the port base (``ACRSANDBOX_PORT_BASE``,
 default 27100). Names and ids are fixed so that env files, docs and tests can name them; secrets are random
 per state directory (see ``secrets.py``).
+
+``ACRSANDBOX_RUN_SHAPE`` (``default`` or ``spec``) chooses the lifecycle a pipeline run shows on the wire: see
+``rules/run_shapes.py``.
 """
 import os
 import uuid
@@ -29,6 +32,18 @@ STORAGE_ENDPOINT_SUFFIX = "core.acrsandbox.local"
 DEFAULT_TRIGGER_INTERVAL_SECONDS = 3.0
 # Only blobs modified within this window start a source-triggered import (the service's rule).
 TRIGGER_MAX_BLOB_AGE_DAYS = 60
+RUN_SHAPE_SETTING = "ACRSANDBOX_RUN_SHAPE"
+DEFAULT_RUN_SHAPE = "default"
+RUN_SHAPES = (DEFAULT_RUN_SHAPE, "spec")  # what each shape means: rules/run_shapes.py
+UNKNOWN_RUN_SHAPE = RUN_SHAPE_SETTING + "={!r} is not a run lifecycle this sandbox serves: use one of {}."
+# ACRSANDBOX_REFERRERS_API=off: the registry fronts answer the OCI 1.1 referrers API with 404, as a registry without
+# it does (Microsoft lists OCI 1.1 artifact support as not yet available in government clouds and 21Vianet), and
+# `push-referrer --scheme api` then also keeps the referrers tag schema's index, as an OCI 1.1 client does there.
+REFERRERS_API_SETTING = "ACRSANDBOX_REFERRERS_API"
+
+
+def referrers_api_enabled() -> bool:
+    return os.environ.get(REFERRERS_API_SETTING, "on").strip().lower() != "off"
 
 
 def _stable_uuid(*parts: str) -> str:
@@ -128,12 +143,21 @@ class CloudConfig:
         return f"{self.group_id}/providers/Microsoft.Storage/storageAccounts/{self.storage_account}"
 
 
+def run_shape_from_environment() -> str:
+    """The run lifecycle ACRSANDBOX_RUN_SHAPE names (empty or unset: the default); ValueError for another name."""
+    name = os.environ.get(RUN_SHAPE_SETTING, "").strip() or DEFAULT_RUN_SHAPE
+    if name not in RUN_SHAPES:
+        raise ValueError(UNKNOWN_RUN_SHAPE.format(name, ", ".join(RUN_SHAPES)))
+    return name
+
+
 @dataclass(frozen=True)
 class SandboxConfig:
     home: Path
     port_base: int
     trigger_interval: float
     response_log: Optional[Path] = None  # ACRSANDBOX_RESPONSE_LOG: see response_log.py
+    run_shape: str = DEFAULT_RUN_SHAPE  # ACRSANDBOX_RUN_SHAPE: see rules/run_shapes.py
 
     @classmethod
     def from_environment(cls) -> "SandboxConfig":
@@ -142,7 +166,8 @@ class SandboxConfig:
         interval = float(os.environ.get("ACRSANDBOX_TRIGGER_INTERVAL", DEFAULT_TRIGGER_INTERVAL_SECONDS))
         response_log = os.environ.get("ACRSANDBOX_RESPONSE_LOG")
         return cls(home=home, port_base=port_base, trigger_interval=interval,
-                   response_log=Path(response_log).resolve() if response_log else None)
+                   response_log=Path(response_log).resolve() if response_log else None,
+                   run_shape=run_shape_from_environment())
 
     @property
     def storage_port(self) -> int:

@@ -1,17 +1,18 @@
 """Pipelines and runs as the cloud keeps them: the documents a pipeline or run PUT creates, the checks on them,
-and the facts the run executor and the source trigger act on (the pipeline's principal, the terminal states)."""
+and the facts the run executor and the source trigger act on (the pipeline's principal); a run's lifecycle is
+run_shapes.py's."""
 import re
 import uuid
 from typing import Optional
 
 from ..plumbing.clock import utc_now
+from .run_shapes import RunShape, run_shape_named
 
 NAME_PATTERN = re.compile(r"^[a-zA-Z0-9]{5,50}$")
 MAX_ARTIFACTS = 50
 EXPORT_OPTIONS = {"OverwriteBlobs", "ContinueOnErrors"}
 IMPORT_OPTIONS = {"OverwriteTags", "DeleteSourceBlobOnSuccess", "ContinueOnErrors"}
 ACCESS_MODES = {"managedidentity": "ManagedIdentity", "sastoken": "SasToken"}
-TERMINAL_RUN_STATES = {"Succeeded", "Failed", "Canceled"}
 
 
 class PipelineKind:
@@ -151,11 +152,13 @@ def validate_run_request(request_body: dict, pipeline: dict) -> dict:
 
 
 def new_run_document(run_id: str, name: str, run_request: dict, force_tag: Optional[str], caller: str,
-                     existing: Optional[dict]) -> dict:
+                     existing: Optional[dict], shape: Optional[RunShape] = None) -> dict:
+    """A run as the PUT (or the source trigger) starts it, in the lifecycle `shape` (default: the default one)."""
+    shape = shape or run_shape_named(None)
     properties = {"request": run_request,
                   "response": {"status": "Running", "progress": {"percentage": "0"}, "startTime": utc_now(),
                                "importedArtifacts": []},
-                  "provisioningState": "Updating" if existing else "Creating"}
+                  "provisioningState": shape.provisioning_state_at_start(rerun=existing is not None)}
     if force_tag is not None:
         properties["forceUpdateTag"] = force_tag
     return {"type": RUN_TYPE, "id": run_id, "name": name,

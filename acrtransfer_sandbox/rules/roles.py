@@ -19,7 +19,35 @@ BUILT_IN_ROLES = {
     "acdd72a7-3385-48ef-bd42-f606fba81ae7": ("Reader", []),
     "b24988ac-6180-42a0-ab88-20f7382dd24c": ("Contributor", []),
     "8e3af657-a8ff-443c-a75c-2fe8c4bcb635": ("Owner", []),
+    "bf94e731-3a51-4a7c-8c54-a1ab9971dfc1": ("Container Registry Transfer Pipeline Contributor", []),
 }
+# Control-plane actions and notActions of the roles above (Azure's built-in definitions as documented in the
+# built-in roles reference; the Contributor notActions list is abridged to its Authorization entries and the
+# Transfer Pipeline Contributor's is recalled from that reference, not checked against a live definition).
+ROLE_ACTIONS = {
+    "Owner": (["*"], []),
+    "Contributor": (["*"], ["Microsoft.Authorization/*/Delete", "Microsoft.Authorization/*/Write",
+                            "Microsoft.Authorization/elevateAccess/Action"]),
+    "Reader": (["*/read"], []),
+    "Container Registry Transfer Pipeline Contributor": (
+        ["Microsoft.ContainerRegistry/registries/importPipelines/*",
+         "Microsoft.ContainerRegistry/registries/exportPipelines/*",
+         "Microsoft.ContainerRegistry/registries/pipelineRuns/*", "Microsoft.Authorization/*/read",
+         "Microsoft.Resources/subscriptions/resourceGroups/read", "Microsoft.Resources/deployments/*"], []),
+    "Storage Blob Data Contributor": (["Microsoft.Storage/storageAccounts/blobServices/containers/*",
+                                       "Microsoft.Storage/storageAccounts/blobServices/generateUserDelegationKey/"
+                                       "action"], []),
+    "Storage Blob Data Owner": (["Microsoft.Storage/storageAccounts/blobServices/containers/*",
+                                 "Microsoft.Storage/storageAccounts/blobServices/generateUserDelegationKey/action"],
+                                []),
+    "Storage Blob Data Reader": (["Microsoft.Storage/storageAccounts/blobServices/containers/read",
+                                  "Microsoft.Storage/storageAccounts/blobServices/generateUserDelegationKey/action"],
+                                 []),
+    "Key Vault Administrator": (["Microsoft.Authorization/*/read", "Microsoft.KeyVault/checkNameAvailability/read",
+                                 "Microsoft.KeyVault/deletedVaults/read", "Microsoft.KeyVault/locations/*/read",
+                                 "Microsoft.KeyVault/vaults/*/read", "Microsoft.KeyVault/operations/read"], []),
+}
+OWNER_ROLE_ID = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635"
 WRITE_ROLES = {"Storage Blob Data Contributor", "Storage Blob Data Owner"}
 READ_ROLES = WRITE_ROLES | {"Storage Blob Data Reader"}
 
@@ -28,14 +56,27 @@ class StorageRoleMissing(Exception):
     """The message a ManagedIdentity run fails with when its identity has no data role on the account."""
 
 
-def role_definition_document(subscription_id: str, role_id: str) -> dict:
+def role_id_by_name(name: str):
+    """The built-in role id of a role name (case-insensitive), or None."""
+    return next((role_id for role_id, (role_name, _) in BUILT_IN_ROLES.items()
+                 if role_name.lower() == name.lower()), None)
+
+
+def role_permissions(role_id: str) -> dict:
+    """The role's permissions entry, as a role definition and the permissions API show it."""
     name, data_actions = BUILT_IN_ROLES[role_id]
+    actions, not_actions = ROLE_ACTIONS.get(name, ([], []))
+    return {"actions": list(actions), "notActions": list(not_actions), "dataActions": list(data_actions),
+            "notDataActions": []}
+
+
+def role_definition_document(subscription_id: str, role_id: str) -> dict:
+    name, _ = BUILT_IN_ROLES[role_id]
     return {"id": f"/subscriptions/{subscription_id}/providers/Microsoft.Authorization/roleDefinitions/{role_id}",
             "name": role_id, "type": "Microsoft.Authorization/roleDefinitions",
             "properties": {"roleName": name, "type": "BuiltInRole", "description": f"Built-in role {name}.",
                            "assignableScopes": ["/"],
-                           "permissions": [{"actions": [], "notActions": [], "dataActions": data_actions,
-                                            "notDataActions": []}],
+                           "permissions": [role_permissions(role_id)],
                            "createdOn": "2020-01-01T00:00:00.0000000Z", "updatedOn": "2020-01-01T00:00:00.0000000Z"}}
 
 
@@ -61,6 +102,40 @@ def assigned_role_names(store: ResourceStore, principal_id: str, resource_id: st
             if role:
                 names.add(role[0])
     return names
+
+
+def scope_at_or_above(assignment_scope: str, scope: str) -> bool:
+    """True when an assignment at `assignment_scope` applies at `scope` (the same scope or a parent of it)."""
+    assignment_scope, scope = assignment_scope.rstrip("/").lower(), scope.rstrip("/").lower()
+    return assignment_scope in ("", "/") or scope == assignment_scope or scope.startswith(assignment_scope + "/")
+
+
+def effective_permissions(store: ResourceStore, principal_id: str, scope: str) -> list:
+    """What ARM's Microsoft.Authorization/permissions answers at `scope`: one entry per role assignment of the
+    principal at that scope or above."""
+    entries = []
+    for doc in store.all_resources():
+        if doc["type"] != ASSIGNMENT_TYPE:
+            continue
+        props = doc["properties"]
+        role_id = role_id_of(props["roleDefinitionId"])
+        if props["principalId"].lower() == principal_id.lower() and role_id in BUILT_IN_ROLES \
+                and scope_at_or_above(props["scope"], scope):
+            entries.append(role_permissions(role_id))
+    return entries
+
+
+def owner_assignment(subscription_id: str, principal_id: str, name: str, created: str) -> dict:
+    """The Owner assignment on the subscription a cloud's operator holds (it created the cloud's resources)."""
+    scope = f"/subscriptions/{subscription_id}"
+    return {"id": f"{scope}/providers/Microsoft.Authorization/roleAssignments/{name}", "name": name,
+            "type": ASSIGNMENT_TYPE,
+            "properties": {"roleDefinitionId": f"{scope}/providers/Microsoft.Authorization/roleDefinitions/"
+                                               f"{OWNER_ROLE_ID}",
+                           "principalId": principal_id, "principalType": "ServicePrincipal", "scope": scope,
+                           "condition": None, "conditionVersion": None, "createdOn": created, "updatedOn": created,
+                           "createdBy": None, "updatedBy": None, "delegatedManagedIdentityResourceId": None,
+                           "description": "The sandbox operator: owner of the cloud's subscription"}}
 
 
 def require_storage_role(store: ResourceStore, principal_id: str, account_id: str, needs_write: bool) -> None:

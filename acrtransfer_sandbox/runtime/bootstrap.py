@@ -20,16 +20,16 @@ import aiohttp
 
 from . import processes
 from ..plumbing.certs import ensure_certificates
-from ..plumbing.config import REPO_ROOT, STORAGE_CONTAINER, CloudConfig, SandboxConfig
+from ..plumbing.config import REPO_ROOT, STORAGE_CONTAINER, CloudConfig, SandboxConfig, referrers_api_enabled
 from ..plumbing.credentials import SandboxCredentials, write_private_file
 from ..rules.sas import account_sas
 from .server import load_credentials
-from ..transfer import RegistryClient, push_large_image, push_sample_images, push_small_images
+from .storage_service import AZURITE_PROCESS, azurite_process
+from ..transfer import RegistryClient, RegistryError, push_large_image, push_referrer, push_sample_images, \
+    push_small_images, push_special_image
 
-AZURITE_BIN = REPO_ROOT / ".tools" / "node_modules" / ".bin" / "azurite-blob"
 START_TIMEOUT_SECONDS = 30
 SERVER_PROCESS = "cloud-front"
-AZURITE_PROCESS = "azurite"
 SAMPLE_REPOSITORY = "hello-world"
 
 
@@ -41,18 +41,8 @@ def process_names(config: SandboxConfig) -> list:
     return [SERVER_PROCESS, AZURITE_PROCESS] + [registry_process_name(c) for c in config.clouds]
 
 
-def azurite_process(config: SandboxConfig, credentials: SandboxCredentials, tls: dict) -> processes.ManagedProcess:
-    if not AZURITE_BIN.exists():
-        raise RuntimeError(f"Azurite is not installed at {AZURITE_BIN}: run `make sandbox-up` (it installs it).")
-    location = config.home / "azurite"
-    location.mkdir(parents=True, exist_ok=True)
-    accounts = ";".join(f"{c.storage_account}:{credentials.storage_keys[c.name]}" for c in config.clouds)
-    return processes.ManagedProcess(
-        AZURITE_PROCESS,
-        [str(AZURITE_BIN), "--blobHost", "127.0.0.1", "--blobPort", str(config.storage_port), "--location",
-         str(location), "--cert", str(tls["cert"]), "--key", str(tls["key"]), "--skipApiVersionCheck",
-         "--disableTelemetry", "--loose", "--silent"],
-        marker=str(location), env={"AZURITE_ACCOUNTS": accounts, "NODE_EXTRA_CA_CERTS": str(tls["ca"])})
+# docker-registry refuses a manifest with a foreign layer unless its URLs are allowed (as ACR takes them).
+FOREIGN_LAYERS_ALLOWED = "validation:\n  manifests:\n    urls:\n      allow:\n        - ^https?://\n"
 
 
 def registry_process(config: SandboxConfig, cloud: CloudConfig) -> processes.ManagedProcess:
@@ -64,7 +54,7 @@ def registry_process(config: SandboxConfig, cloud: CloudConfig) -> processes.Man
     config_file.write_text(
         "version: 0.1\nlog:\n  level: warn\n  formatter: text\nstorage:\n  filesystem:\n"
         f"    rootdirectory: {root}\n  delete:\n    enabled: true\n"
-        f"http:\n  addr: 127.0.0.1:{cloud.registry_upstream_port}\n")
+        f"http:\n  addr: 127.0.0.1:{cloud.registry_upstream_port}\n" + FOREIGN_LAYERS_ALLOWED)
     return processes.ManagedProcess(registry_process_name(cloud), ["docker-registry", "serve", str(config_file)],
                                     marker=str(config_file))
 
@@ -155,6 +145,34 @@ def push_small(cloud: CloudConfig, repository: str, count: int, tag_prefix: str,
     return asyncio.run(push())
 
 
+def push_referrer_to(cloud: CloudConfig, subject: str, artifact_type: str, scheme: str) -> str:
+    """Push a referrer of `subject` (see transfer.samples.push_referrer); returns it as repo@sha256:..."""
+    async def push() -> str:
+        async with aiohttp.ClientSession() as session:
+            # Without the referrers API, the referrers tag schema is how a client attaches a referrer.
+            return await push_referrer(RegistryClient(session, cloud.registry_upstream_url), subject, artifact_type,
+                                       scheme, tag_schema=not referrers_api_enabled())
+    try:
+        return asyncio.run(push())
+    except (ValueError, RegistryError) as error:
+        raise RuntimeError(str(error)) from None
+    except aiohttp.ClientError as error:
+        raise RuntimeError(f"the {cloud.name} registry cannot be reached ({error}): is the sandbox up?") from None
+
+
+def push_special(cloud: CloudConfig, image: str, foreign_layer: bool, declared_layer_gib: Optional[int]) -> str:
+    """Push an image with a foreign layer, or whose layer is declared `declared_layer_gib` GiB; returns its digest."""
+    repository, _, tag = image.partition(":")
+    if declared_layer_gib is not None and declared_layer_gib < 1:
+        raise RuntimeError("--declared-layer-gib must be 1 or more")
+
+    async def push() -> str:
+        async with aiohttp.ClientSession() as session:
+            return await push_special_image(RegistryClient(session, cloud.registry_upstream_url), repository,
+                                            tag or "latest", foreign_layer, declared_layer_gib or 0)
+    return asyncio.run(push())
+
+
 async def _tags(registry: RegistryClient, repository: str) -> list:
     try:
         return await registry.list_tags(repository)
@@ -176,7 +194,9 @@ def az_executable() -> str:
 
 def run_az(config: SandboxConfig, cloud: CloudConfig, *args: str, secret: Optional[str] = None) -> str:
     env = {**os.environ, **az_environment(config, cloud), "AZURE_CORE_ONLY_SHOW_ERRORS": "true"}
-    result = subprocess.run([az_executable(), *args], env=env, capture_output=True, text=True, check=False)
+    # Not from the checkout: `python -m azure.cli` would import ./azext_acrtransfer before the installed extension.
+    result = subprocess.run([az_executable(), *args], env=env, capture_output=True, text=True, check=False,
+                            cwd=config.home)
     if result.returncode != 0:
         shown = " ".join(a.replace(secret, "***") if secret else a for a in args)
         error = result.stderr.replace(secret, "***") if secret else result.stderr

@@ -1,8 +1,14 @@
 """The run executor: checks the pipeline identity's access like the service does, then drives the transfer engine.
 
+Before any byte moves, a run meets the service's rules (rules/network.py): the registry is Premium; the vault's
+firewall lets ACR (a trusted service for Key Vault) in; the storage account is reachable (ACR Transfer is not a
+trusted service for Storage) and, for a SAS, allows shared key access and was not signed with a key renewed since.
+
 Each run is an asyncio task in the sandbox process. Its state lives in the run resource (status, progress,
 times, importedArtifacts, catalogDigest, pipelineRunErrorMessage) and in an async-operation record that
-Azure-AsyncOperation points at. Runs found unfinished at start-up were cut by a restart: they end Failed.
+Azure-AsyncOperation points at; what the two say while the run goes and once it ends is the run shape's
+(ACRSANDBOX_RUN_SHAPE, rules/run_shapes.py). Runs found unfinished at start-up were cut by a restart: they end
+Failed.
 """
 import asyncio
 import logging
@@ -18,7 +24,10 @@ from ..plumbing.config import SandboxConfig
 from ..plumbing.credentials import SandboxCredentials
 from ..plumbing.clock import utc_now
 from ..rules.vaults import KeyVaultAccessDenied, KeyVaultSecretMissing, find_vault_by_uri, secret_for_principal
-from ..rules.pipelines import TERMINAL_RUN_STATES, pipeline_principal_id
+from ..rules.network import pipeline_refused, shared_key_refused, storage_unreachable, vault_unreachable
+from ..rules.pipelines import pipeline_principal_id
+from ..rules.run_shapes import TERMINAL_RUN_STATES, operation_status, run_in_progress, run_shape_named
+from ..rules.sas import SAS_KEY_RENEWED, signed_with_one_of
 from ..plumbing.store import ResourceStore
 from ..transfer import BlobContainer, RegistryClient, TransferError, export_to_blob, import_from_blob
 
@@ -45,6 +54,11 @@ class RunFailure(Exception):
     """A reason to fail the run whose message is meant for the user (never contains a secret)."""
 
 
+def _fail_if(message) -> None:
+    if message:
+        raise RunFailure(message)
+
+
 def storage_account_of(container_uri: str) -> tuple:
     """(account, container) from a path-style emulator URI or a host-style Azure URI."""
     parsed = urlparse(container_uri)
@@ -59,6 +73,7 @@ class RunExecutor:
         self.config = config
         self.credentials = credentials
         self.store = store
+        self.shape = run_shape_named(config.run_shape)
         self._session: Optional[aiohttp.ClientSession] = None
         self._tasks: set = set()
 
@@ -98,7 +113,9 @@ class RunExecutor:
                 return operation_id
         return None
 
-    def record_finished_operation(self, run: dict) -> str:
+    def record_operation(self, run: dict) -> str:
+        """A new operation record that says what the run's operation says now (a finished run's outcome; in the
+        spec shape, Succeeded), for a PUT answered without starting a run."""
         operation_id = str(uuid.uuid4())
         self._save_operation(operation_id, _operation_record(operation_id, run))
         return operation_id
@@ -116,8 +133,7 @@ class RunExecutor:
         for run in self.store.all_resources():
             if run["type"].endswith("/pipelineRuns") and run["properties"]["provisioningState"] == "Deleting":
                 self.store.delete(run["id"])  # a deletion the restart cut short: it was accepted, finish it
-            elif run["type"].endswith("/pipelineRuns") \
-                    and run["properties"]["provisioningState"] not in TERMINAL_RUN_STATES:
+            elif run["type"].endswith("/pipelineRuns") and run_in_progress(run):
                 percent = run["properties"]["response"].get("progress", {}).get("percentage", "0")
                 self._finish(run["id"], None, failure=INTERRUPTED_MESSAGE.format(percent))
                 log.warning("run %s was cut by a restart: marked Failed", run["id"])
@@ -151,6 +167,7 @@ class RunExecutor:
         storage = pipeline["properties"]["source" if is_import else "target"]
         options = set(pipeline["properties"].get("options") or [])
         needs_write = not is_import or "DeleteSourceBlobOnSuccess" in options
+        self._registry_refusal(pipeline)
         container = self.open_container(pipeline, storage, needs_write)
         registry = RegistryClient(self._session, self._registry_upstream_of(run["id"]))
         progress = self._progress_recorder(run["id"])
@@ -167,21 +184,42 @@ class RunExecutor:
         if cloud.storage_account != account:
             raise RunFailure(STORAGE_UNKNOWN.format(storage["uri"], cloud.storage_account))
         container_url = f"{cloud.blob_endpoint}/{storage_account_of(storage['uri'])[1]}"
+        account_doc = self.store.get(cloud.storage_account_id) or {}
         if storage["storageAccessMode"] == "SasToken":
             vault = find_vault_by_uri(self.store, storage["keyVaultUri"])
             if vault is not None and not vault["id"].lower().startswith(f"/subscriptions/{cloud.subscription_id}/"):
                 raise RunFailure(VAULT_ELSEWHERE.format(storage["keyVaultUri"]))
+            _fail_if(vault and vault_unreachable(vault, principal))
             try:
                 sas = secret_for_principal(self.store, storage["keyVaultUri"], principal)
             except (KeyVaultAccessDenied, KeyVaultSecretMissing) as exc:
                 raise RunFailure(str(exc)) from None
+            _fail_if(storage_unreachable(account_doc) or shared_key_refused(account_doc)
+                     or self._signed_with_a_renewed_key(sas, cloud, storage_account_of(storage["uri"])[1]))
             return BlobContainer.with_sas(self._session, container_url, sas)
+        _fail_if(storage_unreachable(account_doc))
         try:
             require_storage_role(self.store, principal, cloud.storage_account_id, needs_write)
         except StorageRoleMissing as exc:
             raise RunFailure(str(exc)) from None
         return BlobContainer.with_account_key(self._session, container_url, cloud.storage_account,
                                               self.credentials.storage_keys[cloud.name])
+
+    def _signed_with_a_renewed_key(self, sas: str, cloud, container: str) -> Optional[str]:
+        """Storage's AuthenticationFailed when a renewed key signed the SAS. (Azurite, restarted with the new keys,
+        refuses such a SAS too, but says AuthorizationFailure.)"""
+        retired = self.credentials.retired_storage_keys.get(cloud.name) or []
+        current = self.credentials.account_keys(cloud.name).values()
+        if signed_with_one_of(sas, cloud.storage_account, container, retired) \
+                and not signed_with_one_of(sas, cloud.storage_account, container, current):
+            return SAS_KEY_RENEWED.format(account=cloud.storage_account)
+        return None
+
+    def _registry_refusal(self, pipeline: dict) -> None:
+        """Pipelines work only on Premium registries: a registry moved off Premium fails its runs."""
+        registry = self.store.get(pipeline["id"].rsplit("/", 2)[0])
+        refusal = registry and pipeline_refused(registry, is_export=False)
+        _fail_if(refusal and refusal[1])
 
     def _cloud_of(self, resource_id: str):
         subscription = resource_id.split("/")[2].lower()
@@ -198,7 +236,7 @@ class RunExecutor:
             if percent - last_saved["percent"] >= PROGRESS_SAVE_STEP or percent == 100:
                 last_saved["percent"] = percent
                 run = self.store.get(run_id)
-                if run and run["properties"]["provisioningState"] not in TERMINAL_RUN_STATES:
+                if run and run_in_progress(run):
                     run["properties"]["response"]["progress"] = {"percentage": str(percent)}
                     self.store.put(run_id, run)
         return record
@@ -209,13 +247,12 @@ class RunExecutor:
             return
         response = run["properties"]["response"]
         response["finishTime"] = utc_now()
+        run["properties"]["provisioningState"] = self.shape.provisioning_state_at_end(failed=failure is not None)
         if failure is not None:
-            run["properties"]["provisioningState"] = "Failed"
             response["status"] = "Failed"
             response["pipelineRunErrorMessage"] = failure
             log.info("run %s failed: %s", run_id, failure)
         else:
-            run["properties"]["provisioningState"] = "Succeeded"
             response["status"] = "Succeeded"
             response["progress"] = {"percentage": "100"}
             response["importedArtifacts"] = list(outcome.imported_artifacts)
@@ -225,7 +262,8 @@ class RunExecutor:
             log.info("run %s succeeded: %s", run_id, ", ".join(outcome.imported_artifacts))
         self._describe_storage(run)
         self.store.put(run_id, run)
-        if operation_id:
+        # In the spec shape the operation was finished (Succeeded) when the PUT answered: it stays as it was.
+        if operation_id and not self.shape.operation_done_at_start:
             self._save_operation(operation_id, _operation_record(operation_id, run, run_id=run_id))
 
     def _describe_storage(self, run: dict) -> None:
@@ -245,13 +283,13 @@ class RunExecutor:
 
 
 def _operation_record(operation_id: str, run: dict, run_id: Optional[str] = None) -> dict:
-    state = run.get("properties", {}).get("provisioningState", "Failed")
+    status = operation_status(run)
     response = run.get("properties", {}).get("response", {})
-    record = {"id": operation_id, "name": operation_id, "runId": run_id or run.get("id"),
-              "status": state if state in TERMINAL_RUN_STATES else "InProgress",
+    record = {"id": operation_id, "name": operation_id, "runId": run_id or run.get("id"), "status": status,
               "startTime": response.get("startTime", utc_now())}
-    if state in TERMINAL_RUN_STATES:
-        record["endTime"] = response.get("finishTime")
-    if state == "Failed":
+    if status in TERMINAL_RUN_STATES:
+        # A spec-shape operation ends when the run is accepted, before the run has a finishTime.
+        record["endTime"] = response.get("finishTime") or utc_now()
+    if status == "Failed":
         record["error"] = {"code": "PipelineRunFailed", "message": response.get("pipelineRunErrorMessage", "")}
     return record

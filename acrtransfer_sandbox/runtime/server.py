@@ -18,6 +18,7 @@ from ..plumbing.certs import ensure_certificates
 from ..plumbing.config import ACR_AUDIENCE, ARM_AUDIENCE, STORAGE_CONTAINER, CloudConfig, SandboxConfig
 from ..plumbing.credentials import SandboxCredentials
 from ..plumbing.network_conditions import NetworkConditions
+from ..plumbing.operators import operators_path
 from .executor import RunExecutor
 from ..fronts.faults import FaultInjector
 from ..fronts.http_common import PATH_NOT_NORMALISED, access_log_middleware, arm_error, bearer_auth_middleware, \
@@ -30,10 +31,12 @@ from ..fronts.pipelines import PipelineApi
 from ..fronts.registry import make_registry_front_app
 from ..fronts.response_log import response_log_middleware
 from ..rules.sas import account_sas
-from ..fronts.storage_keys import build_storage_key_routes
+from ..fronts.registries import build_registry_resource_routes
+from ..fronts.storage_accounts import build_storage_account_routes
 from ..plumbing.store import ResourceStore
 from ..fronts.tenancy import tenancy_middleware
 from ..plumbing.tokens import TokenIssuer
+from .storage_service import key_renewal_handler
 from .trigger import SourceTrigger
 
 log = logging.getLogger("acrtransfer_sandbox.server")
@@ -48,8 +51,11 @@ def load_credentials(config: SandboxConfig) -> SandboxCredentials:
 
 
 def make_front_app(cloud: CloudConfig, store: ResourceStore, issuer: TokenIssuer, credentials: SandboxCredentials,
-                   executor: RunExecutor, response_log: Optional[Path] = None) -> web.Application:
-    """`response_log`: where to record the pipeline and run bodies served (ACRSANDBOX_RESPONSE_LOG)."""
+                   executor: RunExecutor, response_log: Optional[Path] = None,
+                   on_key_renewed=None, operators_file: Optional[Path] = None) -> web.Application:
+    """`response_log`: where to record the pipeline and run bodies served (ACRSANDBOX_RESPONSE_LOG);
+    `on_key_renewed(cloud)`: what makes a renewed storage key take effect; `operators_file`: the principals added
+    with `add-operator`, who may sign in too."""
     challenge = f'Bearer authorization_uri="{cloud.front_url}/{cloud.tenant_id}", error="invalid_token"'
     # A guess at ARM's answer to a path it would not route: 400 InvalidRequestUri.
     not_normalised = normalised_paths_middleware(lambda: arm_error(400, "InvalidRequestUri", PATH_NOT_NORMALISED))
@@ -59,12 +65,13 @@ def make_front_app(cloud: CloudConfig, store: ResourceStore, issuer: TokenIssuer
     middlewares += [bearer_auth_middleware(issuer, cloud.tenant_id, ARM_AUDIENCE, is_identity_endpoint, challenge),
                     tenancy_middleware(cloud)]
     app = web.Application(middlewares=middlewares)
-    app.add_routes(build_identity_routes(cloud, issuer, credentials.client_secrets[cloud.name]))
+    app.add_routes(build_identity_routes(cloud, issuer, credentials.client_secrets[cloud.name], operators_file))
     app.add_routes(PipelineApi(cloud, store, executor).routes())
     app.add_routes(build_vault_management_routes(store))
     app.add_routes(build_core_routes(cloud, store))
     app.add_routes(build_authorization_routes(cloud, store))
-    app.add_routes(build_storage_key_routes(cloud, credentials.storage_keys[cloud.name]))
+    app.add_routes(build_registry_resource_routes(cloud, store))
+    app.add_routes(build_storage_account_routes(cloud, store, credentials, on_key_renewed))
     return app
 
 
@@ -104,7 +111,9 @@ async def serve(config: SandboxConfig) -> None:
     if faults.conditions.active:
         log.warning("network conditions: %s", faults.describe())
     for cloud in config.clouds:
-        apps = [(make_front_app(cloud, store, issuer, credentials, executor, config.response_log), cloud.front_port),
+        renew = key_renewal_handler(config, credentials, credentials_path(config))
+        apps = [(make_front_app(cloud, store, issuer, credentials, executor, config.response_log, renew,
+                                operators_path(config.home)), cloud.front_port),
                 (make_secrets_app(cloud, store, issuer), cloud.vault_port),
                 (make_registry_front_app(cloud.registry_upstream_url, cloud.registry_name, cloud.login_server,
                                          aad_token_verifier(issuer, cloud), config.registry_storage(cloud)),

@@ -126,7 +126,7 @@ class SourceTrigger:
         registry_id = pipeline["id"].rsplit("/importPipelines/", 1)[0]
         run_id = f"{registry_id}/pipelineRuns/{name}"
         run_request = {"pipelineResourceId": pipeline["id"], "source": {"type": "AzureStorageBlob", "name": blob_name}}
-        document = new_run_document(run_id, name, run_request, None, TRIGGER_CALLER, None)
+        document = new_run_document(run_id, name, run_request, None, TRIGGER_CALLER, None, self.executor.shape)
         document["properties"]["response"]["trigger"] = {"sourceTrigger": {"timestamp": utc_now()}}
         self.store.put(run_id, document)
         self.executor.start(run_id)

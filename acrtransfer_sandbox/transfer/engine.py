@@ -1,6 +1,8 @@
 """The two operations the service performs for a pipeline-run: export artifacts from a registry into one storage
 blob, and import such a blob into a registry. Both stream: no layer and no blob is ever held whole in memory.
 
+Manifests travel byte for byte, so a referrer keeps its `subject` (see the GUESS in `_plan_export`).
+
 An import pushes layers as they arrive but manifests and tags only after the whole blob has been read and verified
 (Content-MD5 and every digest), so a failed import leaves at most untagged blobs behind, never a tag that looks
 imported.
@@ -138,6 +140,10 @@ async def _plan_export(registry: RegistryClient, artifacts: list[str],
                 _fail_or_skip(continue_on_errors, ARTIFACT_EXPORT_FAILED.format(artifact, error.message), skipped,
                               artifact, error.message)
             continue
+        # A referrer (a signature, an SBOM: a manifest whose `subject` names an image) is carried like any other
+        # manifest, its bytes and so its `subject` unchanged, so the target's referrers API lists it under the same
+        # image. GUESS about the service (issue 17; no Azure document says either way): that ACR Transfer does the
+        # same with a referrer exported by digest. `az acr pipeline-run verify` checks it after a transfer.
         for manifest in manifests:
             plan.manifests.setdefault(manifest.digest, manifest.content)
         for blob in blobs:

@@ -4,7 +4,8 @@
 other content (skopeo's oci-archive transport resolves only OCI-typed index entries by name, so the image users look
 at first is OCI), ``hello-world:multiarch`` an OCI index of a linux/amd64 and a linux/arm64 image. The large image for
 the benchmark is made of incompressible pseudo-random layers that are generated twice (once to learn the digest,
-once to upload) instead of being held in memory.
+once to upload) instead of being held in memory. ``push_referrer`` adds a signature, an SBOM or an attestation to an
+image, by the referrers API's ``subject`` or by cosign's tag (see ``referrers.py``).
 """
 import gzip
 import hashlib
@@ -14,7 +15,9 @@ import random
 import tarfile
 from typing import AsyncIterator
 
-from .registry import DOCKER_MANIFEST, OCI_INDEX, OCI_MANIFEST, Manifest, RegistryClient, sha256_digest
+from . import referrers
+from .registry import (DOCKER_MANIFEST, OCI_INDEX, OCI_MANIFEST, ImageReference, Manifest, RegistryClient,
+                       RegistryError, sha256_digest)
 
 SAMPLE_REPOSITORY = 'hello-world'
 DOCKER_CONFIG = 'application/vnd.docker.container.image.v1+json'
@@ -24,6 +27,10 @@ OCI_LAYER_GZIP = 'application/vnd.oci.image.layer.v1.tar+gzip'
 OCI_LAYER_TAR = 'application/vnd.oci.image.layer.v1.tar'
 CREATED = '2025-01-01T00:00:00Z'
 GENERATE_CHUNK = 1024 * 1024
+REFERRERS_API_SCHEME = 'api'
+COSIGN_SCHEME = 'cosign'
+REFERRER_SCHEMES = (REFERRERS_API_SCHEME, COSIGN_SCHEME)
+UNKNOWN_SCHEME = "unknown referrer scheme '{}': expected one of {}"
 
 
 async def push_sample_images(registry: RegistryClient) -> dict[str, str]:
@@ -157,3 +164,83 @@ async def _digest_of(chunks: AsyncIterator[bytes]) -> tuple[str, int]:
         hasher.update(chunk)
         size += len(chunk)
     return 'sha256:' + hasher.hexdigest(), size
+
+
+# ---- a signature, an SBOM or an attestation for an image -------------------------------------------------------------
+
+async def push_referrer(registry: RegistryClient, subject_reference: str, artifact_type: str,
+                        scheme: str = REFERRERS_API_SCHEME, tag_schema: bool = False) -> str:
+    """Push a referrer of ``subject_reference`` (``repo:tag`` or ``repo@digest``) into the subject's repository;
+    returns it as ``repo@sha256:...``. ``api``: an OCI 1.1 manifest whose ``subject`` is the image, pushed by digest
+    (the registry's referrers API lists it; with ``tag_schema``, for a registry without that API, it is also added
+    to the referrers tag schema's index, tag ``sha256-<hex>``); ``cosign``: a manifest without subject under
+    cosign's tag ``sha256-<hex>.sig`` (``.sbom``, ``.att`` by the artifact type)."""
+    referrers.check_artifact_type(artifact_type)
+    if scheme not in REFERRER_SCHEMES:
+        raise ValueError(UNKNOWN_SCHEME.format(scheme, ', '.join(REFERRER_SCHEMES)))
+    reference = ImageReference.parse(subject_reference)
+    subject = await registry.get_manifest(reference.repository, reference.reference)
+    content = referrers.payload(artifact_type, subject.digest)
+    if scheme == REFERRERS_API_SCHEME:
+        layer = {'mediaType': artifact_type, 'size': len(content),
+                 'digest': await registry.upload_small_blob(reference.repository, content)}
+        await registry.upload_small_blob(reference.repository, referrers.EMPTY_CONFIG)
+        manifest = referrers.referrer_manifest(subject, artifact_type, layer)
+        tag = manifest.digest
+    else:
+        tag = referrers.cosign_tag(subject.digest, artifact_type)   # raises before anything is pushed
+        config = referrers.cosign_config()
+        config_descriptor = {'mediaType': referrers.OCI_CONFIG, 'size': len(config),
+                             'digest': await registry.upload_small_blob(reference.repository, config)}
+        layer = {'mediaType': referrers.COSIGN_LAYERS[referrers.cosign_kind(artifact_type)], 'size': len(content),
+                 'digest': await registry.upload_small_blob(reference.repository, content)}
+        manifest = referrers.cosign_manifest(config_descriptor, layer, artifact_type)
+    await registry.put_manifest(reference.repository, tag, manifest)
+    if tag_schema and scheme == REFERRERS_API_SCHEME:
+        await _add_to_tag_schema_index(registry, reference.repository, subject.digest, manifest)
+    return '{}@{}'.format(reference.repository, manifest.digest)
+
+
+async def _add_to_tag_schema_index(registry: RegistryClient, repository: str, subject_digest: str,
+                                   referrer: Manifest) -> None:
+    tag = referrers.schema_tag(subject_digest)
+    try:
+        existing = await registry.get_manifest(repository, tag)
+    except RegistryError as error:
+        if not error.is_not_found:
+            raise
+        existing = None
+    await registry.put_manifest(repository, tag, referrers.tag_schema_index(existing, referrer))
+# ---- images that `check --artifacts` must warn about ---------------------------------------------------------------
+
+DOCKER_FOREIGN_LAYER = 'application/vnd.docker.image.rootfs.foreign.diff.tar.gzip'
+# Where a Windows base layer lives (clients fetch a foreign layer from its URL; nothing is fetched here).
+FOREIGN_LAYER_URL = 'https://mcr.microsoft.com/v2/windows/servercore/blobs/{}'
+GIB = 1024 ** 3
+
+
+async def push_special_image(registry: RegistryClient, repository: str, tag: str, foreign_layer: bool = False,
+                             declared_layer_gib: int = 0) -> str:
+    """Push a docker schema2 image with one small stored layer plus either a foreign layer (mediaType foreign, with
+    `urls`, its bytes nowhere in the registry) or, with ``declared_layer_gib``, whose stored layer's descriptor
+    declares that many GiB. docker-registry checks only that a layer's digest exists (and skips foreign layers),
+    never its declared size, so neither needs the bytes. Returns the manifest digest."""
+    if foreign_layer == bool(declared_layer_gib):
+        raise ValueError('Give either foreign_layer or declared_layer_gib.')
+    layer = gzip.compress(_tar_of({'special/readme.txt': f'{repository}:{tag}\n'.encode()}), mtime=0)
+    digest = await registry.upload_small_blob(repository, layer)
+    layers = [{'mediaType': DOCKER_LAYER, 'size': declared_layer_gib * GIB if declared_layer_gib else len(layer),
+               'digest': digest}]
+    diff_ids = [sha256_digest(gzip.decompress(layer))]
+    if foreign_layer:
+        foreign = sha256_digest(f'foreign layer of {repository}:{tag}'.encode())
+        layers.insert(0, {'mediaType': DOCKER_FOREIGN_LAYER, 'size': 1024 * 1024 * 1024, 'digest': foreign,
+                          'urls': [FOREIGN_LAYER_URL.format(foreign)]})
+        diff_ids.insert(0, foreign)
+    config = _json_bytes({'architecture': 'amd64', 'os': 'windows' if foreign_layer else 'linux',
+                          'created': CREATED, 'rootfs': {'type': 'layers', 'diff_ids': diff_ids}})
+    config_descriptor = {'mediaType': DOCKER_CONFIG, 'size': len(config),
+                         'digest': await registry.upload_small_blob(repository, config)}
+    content = _json_bytes({'schemaVersion': 2, 'mediaType': DOCKER_MANIFEST, 'config': config_descriptor,
+                           'layers': layers})
+    return await registry.put_manifest(repository, tag, Manifest(DOCKER_MANIFEST, sha256_digest(content), content))

@@ -19,6 +19,11 @@ from spec_schema import definitions_if_present, response_log_size, spec_check_of
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 E2E_PORT_BASE = int(os.environ.get("ACRSANDBOX_E2E_PORT_BASE", "28300"))
+# The run lifecycle the suite's sandbox serves (ACRSANDBOX_RUN_SHAPE, see acrtransfer_sandbox/rules/run_shapes.py):
+# `make test-e2e` runs the tests marked run_lifecycle once more with `spec`.
+RUN_SHAPE = os.environ.get("ACRSANDBOX_RUN_SHAPE", "").strip() or "default"
+# What a failed run's provisioningState says: in the spec's lifecycle only response.status tells the failure.
+FAILED_RUN_PROVISIONING_STATE = "Succeeded" if RUN_SHAPE == "spec" else "Failed"
 TRIGGER_INTERVAL_SECONDS = 1.0
 AZ = str(Path(sys.executable).parent / "az")
 SAMPLE_REPOSITORY = "hello-world"
@@ -67,7 +72,14 @@ class Cloud:
     def az_result(self, *args: str, only_show_errors: bool = True, output: str = "json") -> subprocess.CompletedProcess:
         env = {**os.environ, **self.env, "AZURE_CORE_ONLY_SHOW_ERRORS": str(only_show_errors).lower()}
         return subprocess.run([AZ, *args, "--output", output], env=env, capture_output=True, text=True,
-                              timeout=300, check=False)
+                              timeout=300, check=False, cwd=self.az_cwd)
+
+    @property
+    def az_cwd(self) -> str:
+        """Where az runs: not the checkout. az is `python -m azure.cli`, which puts its working directory first on
+        sys.path, so from the checkout it would import ./azext_acrtransfer instead of the extension installed from
+        the wheel (installed extensions are appended to sys.path)."""
+        return self.env["ACRSANDBOX_HOME"]
 
     def acr(self, *args: str, check: bool = True):
         """`az acr <group> <command> -g <rg> -r <registry> ...`"""
@@ -144,7 +156,7 @@ class Sandbox:
         self.response_log = home / "responses.jsonl"
         self.env = {**os.environ, "ACRSANDBOX_HOME": str(home), "ACRSANDBOX_PORT_BASE": str(E2E_PORT_BASE),
                     "ACRSANDBOX_TRIGGER_INTERVAL": str(TRIGGER_INTERVAL_SECONDS),
-                    "ACRSANDBOX_RESPONSE_LOG": str(self.response_log)}
+                    "ACRSANDBOX_RESPONSE_LOG": str(self.response_log), "ACRSANDBOX_RUN_SHAPE": RUN_SHAPE}
 
     def cli(self, *args: str) -> subprocess.CompletedProcess:
         return subprocess.run([sys.executable, "-m", "acrtransfer_sandbox", *args], cwd=REPO_ROOT, env=self.env,

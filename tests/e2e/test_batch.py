@@ -4,6 +4,8 @@ batch that fails fails alone and a rerun after the fix runs only it; blobs the s
 imported twice; and the sandbox refuses a run of 51 artifacts as the service does."""
 import json
 
+import pytest
+
 from .conftest import Cloud, unique, wait_for
 from .workflow import copy_blob, create_batch, create_export_pipeline, create_import_pipeline
 
@@ -18,6 +20,7 @@ def runs_named(cloud: Cloud, prefix: str) -> dict:
     return {run["name"]: run for run in cloud.acr("pipeline-run", "list") if run["name"].startswith(prefix)}
 
 
+@pytest.mark.run_lifecycle
 def test_120_artifacts_in_3_concurrent_batches_carried_and_imported_from_the_manifest(
         sandbox, source, target, tmp_path):
     tagged = unique("batcha")
@@ -111,6 +114,7 @@ def test_120_artifacts_in_3_concurrent_batches_carried_and_imported_from_the_man
         (f"{prefix}003", f"{prefix}-003", "20", "Succeeded")]
 
 
+@pytest.mark.run_lifecycle
 def test_a_failed_batch_fails_alone_and_a_rerun_after_the_fix_runs_only_it(sandbox, source, tmp_path):
     repository = unique("batchfail")
     push_small_images(sandbox, repository, 60)
@@ -147,6 +151,7 @@ def test_a_failed_batch_fails_alone_and_a_rerun_after_the_fix_runs_only_it(sandb
     assert [b["status"] for b in json.loads(manifest_path.read_text())["batches"]] == ["Succeeded", "Succeeded"]
 
 
+@pytest.mark.run_lifecycle
 def test_blobs_the_source_trigger_imported_are_reported_and_not_imported_twice(sandbox, source, target, tmp_path):
     repository = unique("batchtrig")
     push_small_images(sandbox, repository, 55)

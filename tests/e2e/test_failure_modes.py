@@ -5,11 +5,14 @@ import datetime
 import hashlib
 import subprocess
 
-from .conftest import SAMPLE_REPOSITORY, unique
+import pytest
+
+from .conftest import FAILED_RUN_PROVISIONING_STATE, SAMPLE_REPOSITORY, unique
 from .workflow import (copy_blob, create_export_pipeline, create_import_pipeline, export_blob, run_export,
                        run_import, triggered_runs, wait_for_triggered_run)
 
 LATEST = f"{SAMPLE_REPOSITORY}:latest"
+pytestmark = pytest.mark.run_lifecycle
 
 
 def _container_sas(cloud, permissions: str, expiry: datetime.datetime) -> str:
@@ -20,7 +23,7 @@ def _container_sas(cloud, permissions: str, expiry: datetime.datetime) -> str:
 
 def _assert_failed(result, run, *fragments):
     assert result.returncode != 0, "az should exit non-zero when the run fails"
-    assert run["provisioningState"] == "Failed"
+    assert run["provisioningState"] == FAILED_RUN_PROVISIONING_STATE
     assert run["response"]["status"] == "Failed"
     message = run["response"]["pipelineRunErrorMessage"]
     for fragment in fragments:

@@ -11,6 +11,7 @@ from .workflow import copy_blob, create_export_pipeline, create_import_pipeline,
 LATEST = f"{SAMPLE_REPOSITORY}:latest"
 LARGE_IMAGE = "large:progress"
 LARGE_IMAGE_MB = 400  # long enough to still run when a second az has started
+pytestmark = pytest.mark.run_lifecycle
 
 
 @pytest.fixture(scope="module")

@@ -1,10 +1,13 @@
 """State survives a restart; a run cut by the restart ends Failed with a message that says so."""
-from .conftest import unique
+import pytest
+
+from .conftest import FAILED_RUN_PROVISIONING_STATE, unique
 from .workflow import create_export_pipeline, export_blob, show_run
 
 LARGE_IMAGE_MB = 400
 
 
+@pytest.mark.run_lifecycle
 def test_restart_keeps_state_and_fails_the_cut_run(sandbox, source):
     pipeline = unique("restart")
     principal = create_export_pipeline(source, pipeline)
@@ -19,8 +22,8 @@ def test_restart_keeps_state_and_fails_the_cut_run(sandbox, source):
     sandbox.up()
 
     run = show_run(source, cut)
-    assert run["provisioningState"] == "Failed", "the large export finished before the restart could cut it"
-    assert run["response"]["status"] == "Failed"
+    assert run["response"]["status"] == "Failed", "the large export finished before the restart could cut it"
+    assert run["provisioningState"] == FAILED_RUN_PROVISIONING_STATE
     assert "interrupted" in run["response"]["pipelineRunErrorMessage"]
     assert "--force-redeploy" in run["response"]["pipelineRunErrorMessage"]
 

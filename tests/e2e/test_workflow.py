@@ -1,10 +1,13 @@
 """The seed workflow end to end: export (SasToken) -> cross-domain copy -> source-triggered and manual import
 (ManagedIdentity), verified with az acr repository show-tags and by manifest digests source vs target."""
+import pytest
+
 from .conftest import SAMPLE_REPOSITORY, unique
 from .workflow import (copy_blob, create_export_pipeline, create_import_pipeline, run_export, run_import,
                        wait_for_triggered_run)
 
 
+@pytest.mark.run_lifecycle
 def test_full_workflow(source, target, sample_digests):
     export_pipeline = unique("export")
     principal = source.acr("export-pipeline", "create", "--name", export_pipeline, "--secret-uri",

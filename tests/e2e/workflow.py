@@ -88,7 +88,7 @@ def export_blob(source: Cloud, pipeline: str, *artifacts: str) -> str:
     blob = unique("blob")
     result, run = run_export(source, pipeline, blob, *artifacts)
     assert result.returncode == 0, result.stderr
-    assert run["provisioningState"] == "Succeeded"
+    assert (run["provisioningState"], run["response"]["status"]) == ("Succeeded", "Succeeded")
     return blob
 
 
@@ -97,4 +97,5 @@ def create_batch(cloud: Cloud, *args: str, output: str = "json") -> subprocess.C
     argv = ["acr", "pipeline-run", "create-batch", "--resource-group", cloud.group, "--registry", cloud.registry,
             *args, "--output", output]
     env = {**os.environ, **cloud.env, "AZURE_CORE_ONLY_SHOW_ERRORS": "false"}
-    return subprocess.run([AZ, *argv], env=env, capture_output=True, text=True, timeout=900, check=False)
+    return subprocess.run([AZ, *argv], env=env, capture_output=True, text=True, timeout=900, check=False,
+                          cwd=cloud.az_cwd)

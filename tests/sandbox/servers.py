@@ -91,7 +91,9 @@ class RegistryServer(_Server):
         with open(config, 'w') as handle:
             handle.write('version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\n'
                          'storage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\n'
-                         'http:\n  addr: 127.0.0.1:{}\n'.format(os.path.join(self.workdir, 'data'), self.port))
+                         'http:\n  addr: 127.0.0.1:{}\n'.format(os.path.join(self.workdir, 'data'), self.port)
+                         # Foreign layers allowed, as ACR and the sandbox's registries take them.
+                         + 'validation:\n  manifests:\n    urls:\n      allow:\n        - ^https?://\n')
         self._spawn([binary, 'serve', config])
         self._wait_until(lambda: _http_status(self.url + '/v2/') == 200)
         return self

@@ -43,14 +43,32 @@ def test_cosign_tags_are_found_beside_the_api_and_carried_by_their_tag(registry)
         ('app:{}.sig'.format(tag), signature, COSIGN), ('app:{}.att'.format(tag), attestation, COSIGN)]
 
 
-def test_without_the_api_the_referrers_tag_schema_is_read():
+def test_without_the_api_the_referrers_tag_schema_is_read_and_its_index_carried_by_its_tag():
     registry = FakeRegistry(api=False)
     image = registry.push_image('app', 'v1')
     signature = registry.push_referrer('app', image, SIGNATURE)
-    registry.index_referrers_by_tag('app', image)
+    index = registry.index_referrers_by_tag('app', image)
     found = find_referrers(registry, 'app', image)
-    assert [(r.digest, r.artifact_type, r.scheme) for r in found] == [(signature, SIGNATURE, TAG_SCHEMA)]
+    tag = image.replace(':', '-')
+    assert [(r.reference, r.digest, r.artifact_type, r.scheme) for r in found] == [
+        ('app@' + signature, signature, SIGNATURE, TAG_SCHEMA),
+        ('app:' + tag, index, _referrers.TAG_SCHEMA_INDEX_TYPE, _referrers.TAG_SCHEMA_INDEX)]
+    assert ('REFERRERS', 'app', index) not in registry.calls   # the index is a list of referrers: not searched
     assert find_referrers(FakeRegistry(api=False), 'app', image) == []   # no index either: none, no error
+
+
+def test_without_the_api_the_target_finds_referrers_only_through_the_carried_index():
+    source = FakeRegistry(api=False)
+    image = source.push_image('app', 'v1')
+    source.push_referrer('app', image, SIGNATURE)
+    source.index_referrers_by_tag('app', image)
+    by_index, the_index = find_referrers(source, 'app', image)
+    target = FakeRegistry(api=False)
+    target.manifests = {key: body for key, body in source.manifests.items() if key[1] != the_index.digest}
+    assert not is_found_from_subject(target, by_index.to_dict())
+    assert not is_found_from_subject(target, the_index.to_dict())
+    target.push('app', source.manifests[('app', the_index.digest)], the_index.tag)   # the index arrives by its tag
+    assert is_found_from_subject(target, by_index.to_dict()) and is_found_from_subject(target, the_index.to_dict())
 
 
 def test_referrers_of_referrers_are_found_breadth_first(registry):

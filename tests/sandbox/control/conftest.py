@@ -34,3 +34,12 @@ def sandbox(tmp_path, monkeypatch, engine, fake_storage, spec_definitions):
     instance = Sandbox(tmp_path / "sandbox", engine, fake_storage)
     yield instance
     assert spec_check_of_response_log(spec_definitions, str(instance.config.response_log)) == []
+
+
+@pytest.fixture
+def spec_sandbox(tmp_path, monkeypatch, engine, fake_storage, spec_definitions):
+    """The same, serving the spec's run lifecycle (ACRSANDBOX_RUN_SHAPE=spec)."""
+    install_fakes(monkeypatch, engine, fake_storage)
+    instance = Sandbox(tmp_path / "sandbox", engine, fake_storage, run_shape="spec")
+    yield instance
+    assert spec_check_of_response_log(spec_definitions, str(instance.config.response_log)) == []

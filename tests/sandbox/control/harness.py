@@ -99,9 +99,9 @@ class FakeEngine:
 class Sandbox:
     """One sandbox's control plane in `home`; `executor` runs with the fakes installed by the fixture."""
 
-    def __init__(self, home, engine: FakeEngine, storage: FakeStorage):
+    def __init__(self, home, engine: FakeEngine, storage: FakeStorage, run_shape: str = "default"):
         self.config = SandboxConfig(home=home, port_base=47100, trigger_interval=0.01,
-                                    response_log=home / "responses.jsonl")
+                                    response_log=home / "responses.jsonl", run_shape=run_shape)
         self.credentials = load_credentials(self.config)
         self.store = ResourceStore(self.config.state_dir / "resources.json")
         seed_store(self.config, self.store, self.credentials)
@@ -157,7 +157,10 @@ class Sandbox:
         deadline = time.monotonic() + RUN_WAIT_SECONDS
         while time.monotonic() < deadline:
             run = self.store.get(run_id)
-            if run["properties"]["provisioningState"] in ("Succeeded", "Failed", "Canceled"):
+            # Either lifecycle: the run's own status ends it (in the spec shape provisioningState says Succeeded
+            # from the start); a failed provisioning ends it too.
+            if run["properties"]["response"]["status"] in ("Succeeded", "Failed", "Canceled") \
+                    or run["properties"]["provisioningState"] in ("Failed", "Canceled"):
                 return run
             await asyncio.sleep(0.005)
         raise AssertionError(f"run {run_id} did not finish: {self.store.get(run_id)['properties']}")

@@ -126,7 +126,9 @@ def test_list_get_and_delete_assignments(sandbox):
         return on_account, in_subscription, got.status, deleted.status, again.status
 
     on_account, in_subscription, got, deleted, again = sandbox.run(scenario, cloud)
-    assert [a["properties"]["principalId"] for a in on_account["value"]] == [PRINCIPAL]
+    # At the account: its own assignment and the one inherited from the subscription (the operator's Owner).
+    assert sorted((a["properties"]["principalId"], a["properties"]["scope"]) for a in on_account["value"]) == sorted(
+        [(PRINCIPAL, cloud.storage_account_id), (cloud.operator_object_id, f"/subscriptions/{cloud.subscription_id}")])
     assert [a["properties"]["scope"] for a in in_subscription["value"]] == [cloud.vault_id]
     assert (got, deleted, again) == (200, 200, 204)
     assert assigned_role_names(sandbox.store, PRINCIPAL, cloud.storage_account_id) == set()

@@ -348,7 +348,7 @@ def test_terminal_operations_are_kept_but_only_the_newest_ones(sandbox, monkeypa
     cloud = sandbox.source
     pipeline = _pipeline(sandbox, cloud, EXPORT, sas_storage(cloud))
     run = _execute(sandbox, _run(sandbox, cloud, pipeline))
-    operations = [sandbox.executor.record_finished_operation(run) for _ in range(5)]
+    operations = [sandbox.executor.record_operation(run) for _ in range(5)]
 
     assert [sandbox.executor.operation(op) is not None for op in operations] == [False, False, True, True, True]
     assert sandbox.executor.operation(operations[-1])["status"] == "Failed"
