@@ -22,7 +22,9 @@ CALLER_MAY_NOT = ("You may not {what} on registry '{registry}' (missing {actions
                   "pipelines.")
 WHAT_RUN = 'create pipeline runs'
 WHAT_READ = 'read the pipeline'
-ASSIGN_ROLE_COMMAND = 'az role assignment create --assignee {assignee} --role "{role}" --scope {scope}'
+ASSIGN_ROLE_COMMAND = ('az role assignment create --assignee-object-id {object_id} --assignee-principal-type {kind} '
+                       '--role "{role}" --scope {scope}')
+ASSIGN_ROLE_BY_NAME_COMMAND = 'az role assignment create --assignee {assignee} --role "{role}" --scope {scope}'
 
 
 def required_actions(kind):
@@ -39,7 +41,15 @@ def allowed(action, permissions):
                for entry in permissions or [] if isinstance(entry, dict))
 
 
-def caller_rule(kind, permissions, registry, registry_id, assignee):  # pylint: disable=too-many-arguments
+def assign_role_command(object_id, kind_or_name, scope):
+    """By object id when known (no Graph look-up needed), else by the sign-in name."""
+    if object_id:
+        return ASSIGN_ROLE_COMMAND.format(object_id=object_id, kind=kind_or_name, role=TRANSFER_ROLE, scope=scope)
+    return ASSIGN_ROLE_BY_NAME_COMMAND.format(assignee=kind_or_name, role=TRANSFER_ROLE, scope=scope)
+
+
+def caller_rule(kind, permissions, registry, registry_id,  # pylint: disable=too-many-arguments
+                object_id, kind_or_name):
     missing = [action for action in required_actions(kind) if not allowed(action, permissions)]
     if not missing:
         return passed(NAME_CALLER, CALLER_MAY.format(registry))
@@ -47,4 +57,4 @@ def caller_rule(kind, permissions, registry, registry_id, assignee):  # pylint: 
                         if a in missing)
     return failed(NAME_CALLER, CALLER_MAY_NOT.format(what=what, registry=registry, actions=', '.join(missing),
                                                      role=TRANSFER_ROLE, role_id=TRANSFER_ROLE_ID),
-                  ASSIGN_ROLE_COMMAND.format(assignee=assignee, role=TRANSFER_ROLE, scope=registry_id))
+                  assign_role_command(object_id, kind_or_name, registry_id))

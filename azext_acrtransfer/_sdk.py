@@ -91,6 +91,25 @@ def container_client(cli_ctx, container_uri, credential=None):
         container_uri, credential=credential or _login_credential(cli_ctx), **prepare_client_kwargs_track2(cli_ctx))
 
 
+def caller_identity(cli_ctx):
+    """(object id, principal type) of the signed-in caller, from the oid claim of az's ARM token: the role
+    assignment then needs no Microsoft Graph look-up (air-gapped clouds often have none). (None, name) when the
+    token does not say."""
+    import base64
+    import json
+    from azure.cli.core._profile import Profile
+    try:
+        profile = Profile(cli_ctx=cli_ctx)
+        user = profile.get_subscription()['user']
+        token = profile.get_raw_token()[0][1]
+        payload = token.split('.')[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + '=' * (-len(payload) % 4)))
+        kind = 'ServicePrincipal' if user.get('type') == 'servicePrincipal' else 'User'
+        return claims.get('oid') or None, kind if claims.get('oid') else user.get('name')
+    except Exception:  # pylint: disable=broad-except
+        return None, '<your user name or app id>'
+
+
 class SdkContainer:
     """A container as the blob SDK reads it (with the caller's login or the account key), asked what `check`
     asks of a container (see _blob_rest.SasContainer for the token's way)."""

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Optional, Tuple
 
-from ._check_result import failed, passed, skipped, warning
+from ._check_result import WARNING, failed, passed, skipped, warning
 
 NAME_STORAGE_NETWORK = 'StorageNetwork'
 NAME_SHARED_KEY = 'StorageSharedKey'
@@ -39,6 +39,8 @@ TOKEN_START_UNKNOWN = 'The token has no start time (st): whether it predates the
 KEY_RENEWED = ("{key} of storage account '{account}' was created on {created}, after the token's start {start} "
                "(st): if the token was signed with the old key, storage refuses it (AuthenticationFailed).")
 KEYS_OLDER = "The account keys predate the token's start {} (st)."
+RENEWED_BUT_ACCEPTED = ('A key was renewed after the token\'s start, but storage accepts the token: the other key '
+                        'signed it.')
 
 
 @dataclass(frozen=True)
@@ -113,6 +115,13 @@ def key_age_rule(facts, token_start, fix):
             return warning(NAME_STORAGE_KEYS, KEY_RENEWED.format(key=key, account=facts.name, created=_fmt(created),
                                                                  start=_fmt(token_start)), fix)
     return passed(NAME_STORAGE_KEYS, KEYS_OLDER.format(_fmt(token_start)))
+
+
+def key_age_with_storage_answer(result, token_accepted):
+    """The key-age Warning says the token *may* be dead; once storage has accepted the token it is not."""
+    if result.status == WARNING and token_accepted:
+        return passed(NAME_STORAGE_KEYS, RENEWED_BUT_ACCEPTED)
+    return result
 
 
 def _aware(stamp):

@@ -18,11 +18,11 @@ from ._access_lookup import (RoleHolding, account_serving, can_get_secrets, list
                              policy_secret_permissions, storage_actions, SECRET_GET_ACTION)
 from ._blob_rules import BlobPlace, export_blob_rule, import_blob_rule, trigger_eligibility
 from ._caller_rules import NAME_CALLER, caller_rule
-from ._check_result import any_failed, failed, passed, skipped, warning
+from ._check_result import PASSED, any_failed, failed, passed, skipped, warning
 from ._layer_rules import NAME_LAYERS, layer_rule
 from ._registry_rules import NAME_EXPORT_POLICY, NAME_REGISTRY, export_policy_rule, registry_facts, sku_rule
 from ._storage_rules import (NAME_SHARED_KEY, NAME_STORAGE_KEYS, NAME_STORAGE_NETWORK, account_facts, key_age_rule,
-                             network_rule, shared_key_rule)
+                             key_age_with_storage_answer, network_rule, shared_key_rule)
 from ._vault_rules import NAME_KEY_VAULT_NETWORK, vault_network_facts, vault_network_rule
 from ._wire import MANAGED_IDENTITY
 
@@ -337,23 +337,16 @@ def caller_permissions(cli_ctx, facts):
     return entries
 
 
-def _caller_name(cli_ctx):
-    from azure.cli.core._profile import Profile
-    try:
-        return Profile(cli_ctx=cli_ctx).get_current_account_user()
-    except Exception:  # pylint: disable=broad-except
-        return '<your user name or app id>'
-
-
 def caller_check(cli_ctx, facts, permissions_future):
     """Skipped when ARM does not answer (an Azure Stack, or a sandbox without the API): never a false alarm."""
+    from ._sdk import caller_identity
     try:
         permissions = permissions_future.result()
     except Exception as error:  # pylint: disable=broad-except
         if getattr(error, 'status_code', None) == 404:
             return skipped(NAME_CALLER, PERMISSIONS_API_ABSENT)
         return skipped(NAME_CALLER, PERMISSIONS_UNREAD.format(_error_text(error)))
-    return caller_rule(facts.kind, permissions, facts.registry, registry_id(cli_ctx, facts), _caller_name(cli_ctx))
+    return caller_rule(facts.kind, permissions, facts.registry, registry_id(cli_ctx, facts), *caller_identity(cli_ctx))
 
 
 # ---- storage, in either mode ---------------------------------------------------------------------------------
@@ -451,8 +444,9 @@ def sas_token_checks(cli_ctx, facts, now, lookups, storage_blob=None):  # pylint
         return results + [skipped(NAME_CONTAINER, HOST_NOT_CONTACTED.format(host=origin(facts.container_uri),
                                                                             what=AN_ACCOUNT))], None
     container_result, container = container_check(facts, value, fix, lookups.pool, storage_blob)
-    results.append(container_result)
-    return results, container
+    results = [key_age_with_storage_answer(r, container_result.status == PASSED) if r.name == NAME_STORAGE_KEYS
+               else r for r in results]
+    return results + [container_result], container
 
 
 def token_checks(facts, value, now, fix):

@@ -64,6 +64,13 @@ def test_shared_key_access(allowed, status):
         assert result.fix.endswith('--allow-shared-key-access true')
 
 
+def test_a_renewed_key_is_no_warning_once_storage_accepts_the_token():
+    times = SimpleNamespace(key1=NOW - timedelta(days=90), key2=NOW - timedelta(hours=1))
+    warned = _storage_rules.key_age_rule(settings(key_creation_time=times), NOW - timedelta(days=1), 'az fix')
+    assert _storage_rules.key_age_with_storage_answer(warned, True).status == PASSED
+    assert _storage_rules.key_age_with_storage_answer(warned, False).status == WARNING
+
+
 def test_keys_renewed_after_the_token_started_warn():
     times = SimpleNamespace(key1=NOW - timedelta(hours=1), key2=NOW - timedelta(days=90))
     facts = settings(key_creation_time=times)
@@ -133,7 +140,7 @@ def test_the_services_refusal_is_recognised():
                   'Microsoft.ContainerRegistry/registries/exportPipelines/read']}],
 ])
 def test_caller_who_may_run_is_passed(permissions):
-    assert _caller_rules.caller_rule('export', permissions, 'reg', '/r', 'me').status == PASSED
+    assert _caller_rules.caller_rule('export', permissions, 'reg', '/r', 'oid1', 'User').status == PASSED
 
 
 @pytest.mark.parametrize('permissions, missing', [
@@ -143,16 +150,18 @@ def test_caller_who_may_run_is_passed(permissions):
     ([], 'pipelineRuns/write'),
 ])
 def test_caller_without_the_rights_fails_with_the_role_to_assign(permissions, missing):
-    result = _caller_rules.caller_rule('import', permissions, 'reg', '/r', 'me')
+    result = _caller_rules.caller_rule('import', permissions, 'reg', '/r', 'oid1', 'ServicePrincipal')
     assert result.status == FAILED and missing in result.detail and _caller_rules.TRANSFER_ROLE_ID in result.detail
-    assert result.fix == ('az role assignment create --assignee me --role "Container Registry Transfer Pipeline '
-                          'Contributor" --scope /r')
+    assert result.fix == ('az role assignment create --assignee-object-id oid1 --assignee-principal-type '
+                          'ServicePrincipal --role "Container Registry Transfer Pipeline Contributor" --scope /r')
+    by_name = _caller_rules.caller_rule('import', permissions, 'reg', '/r', None, 'me@example.com')
+    assert by_name.fix.startswith('az role assignment create --assignee me@example.com --role ')
 
 
 def test_not_actions_subtract_only_within_their_own_role():
     permissions = [{'actions': ['*'], 'notActions': ['Microsoft.ContainerRegistry/*']},
                    {'actions': ['Microsoft.ContainerRegistry/registries/*']}]
-    assert _caller_rules.caller_rule('export', permissions, 'reg', '/r', 'me').status == PASSED
+    assert _caller_rules.caller_rule('export', permissions, 'reg', '/r', 'oid1', 'User').status == PASSED
 
 
 # ---- layers -----------------------------------------------------------------------------------------------------
