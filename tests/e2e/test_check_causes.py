@@ -14,14 +14,10 @@ from .conftest import E2E_PORT_BASE, SAMPLE_REPOSITORY, Cloud, unique
 from .test_check import (LATEST, account_sas, assert_export_succeeds, assert_only_failed, assert_passes, check,
                          export_pipeline, failed, import_pipeline, new_container, run_sas_fix, shell)
 
-# The sandbox half of issue 15 (the switches below, add-operator, push-special-image, the permissions API) is
-# built on another branch; the lead removes this marker once it is merged.
-NEEDS_SANDBOX_15 = pytest.mark.xfail(reason="sandbox half of issue 15 not merged yet", strict=False)
-
 LISTENER_PORT = E2E_PORT_BASE + 150
 NEW_ENTRIES = ("Registry", "CallerPermissions", "StorageNetwork")
-# The sandbox of today serves no Microsoft.Authorization/permissions: CallerPermissions is Skipped there, and only
-# for that reason (the entry says so).
+# A sandbox without Microsoft.Authorization/permissions (before issue 15's sandbox half) makes CallerPermissions
+# Skipped, and only for that reason (the entry says so).
 PERMISSIONS_ABSENT = "does not serve effective permissions"
 
 
@@ -150,7 +146,6 @@ def storage_update(cloud: Cloud, *args: str) -> None:
              cloud["ACRSANDBOX_STORAGE_ACCOUNT"], *args)
 
 
-@NEEDS_SANDBOX_15
 @pytest.mark.parametrize("setting", [("--public-network-access", "Disabled"), ("--default-action", "Deny")])
 def test_storage_closed_to_the_service(source, setting):
     exporter, _ = export_pipeline(source, "--grant-access")
@@ -169,7 +164,6 @@ def test_storage_closed_to_the_service(source, setting):
         storage_update(source, "--public-network-access", "Enabled", "--default-action", "Allow")
 
 
-@NEEDS_SANDBOX_15
 def test_shared_key_access_disabled_with_a_sas_pipeline(source):
     exporter, _ = export_pipeline(source, "--grant-access")
     storage_update(source, "--allow-shared-key-access", "false")
@@ -204,7 +198,6 @@ def test_vault_firewall_without_the_trusted_services_bypass(source, setting):
                      "AzureServices")
 
 
-@NEEDS_SANDBOX_15
 def test_registry_not_premium(source):
     exporter, _ = export_pipeline(source, "--grant-access")
     source.az("acr", "update", "--name", source.registry, "--sku", "Standard")
@@ -216,7 +209,6 @@ def test_registry_not_premium(source):
         source.az("acr", "update", "--name", source.registry, "--sku", "Premium")
 
 
-@NEEDS_SANDBOX_15
 def test_export_policy_disabled_refuses_export_pipelines_with_the_fix(source):
     """The policy can be disabled only with public access off and no export pipeline left."""
     for pipeline in source.acr("export-pipeline", "list") or []:
@@ -252,20 +244,20 @@ def reader_cloud(sandbox, cloud: Cloud, tmp_path) -> tuple:
     return reader, login["appId"]
 
 
-@NEEDS_SANDBOX_15
 def test_caller_without_the_right_to_run(sandbox, source, tmp_path):
     exporter, _ = export_pipeline(source, "--grant-access")
     reader, app_id = reader_cloud(sandbox, source, tmp_path)
     code, results = check(reader, "export", exporter)
     assert code == 1 and results["CallerPermissions"]["status"] == "Failed", results
     fix = results["CallerPermissions"]["fix"]
-    assert app_id in fix and "Container Registry Transfer Pipeline Contributor" in fix
+    # by the object id from the caller's token: no Graph look-up of the appId needed
+    assert "--assignee-object-id" in fix and app_id not in fix
+    assert "Container Registry Transfer Pipeline Contributor" in fix
     shell(source, fix)  # run by the owner
     code, results = check(reader, "export", exporter)
     assert results["CallerPermissions"]["status"] == "Passed", results
 
 
-@NEEDS_SANDBOX_15
 @pytest.mark.parametrize("special, status", [(("--foreign-layer",), "Warning"),
                                              (("--declared-layer-gib", "9"), "Failed")])
 def test_layers_a_transfer_cannot_carry(sandbox, source, special, status):
@@ -278,7 +270,6 @@ def test_layers_a_transfer_cannot_carry(sandbox, source, special, status):
     assert code == (1 if status == "Failed" else 0)
 
 
-@NEEDS_SANDBOX_15
 def test_keys_renewed_after_the_token(source):
     """The token is signed with key2, so renewing key2 kills it alone (the seeded token uses key1)."""
     keys = source.az("storage", "account", "keys", "list", "--resource-group", source.group, "--account-name",
