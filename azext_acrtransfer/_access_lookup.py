@@ -6,9 +6,20 @@ container URI, and the roles a principal holds on a resource. Shared by `check` 
 asks, then adds what is missing)."""
 
 import fnmatch
+import re
 from urllib.parse import urlsplit
 
-from ._sdk import authorization_client, field, keyvault_client, storage_management_client
+from ._sdk import authorization_client, field
+
+# The vaults and storage accounts of the subscription are listed with plain ARM GETs through the extension's own
+# client (as `show` reads a pipeline): importing azure-mgmt-keyvault and azure-mgmt-storage for one list each cost
+# `check` more time than all its requests. These api-versions have every field read here and serve in every
+# cloud az 2.44 and newer address.
+VAULTS_LIST = '/subscriptions/{}/providers/Microsoft.KeyVault/vaults?api-version=2022-07-01'
+ACCOUNTS_LIST = '/subscriptions/{}/providers/Microsoft.Storage/storageAccounts?api-version=2022-09-01'
+MAX_LIST_PAGES = 100
+# SDK attribute names whose ARM field is not their camelCase form.
+ARM_ALIASES = {'network_rule_set': 'networkAcls'}
 
 SECRET_GET_ACTION = 'Microsoft.KeyVault/vaults/secrets/getSecret/action'
 BLOB_ACTION = 'Microsoft.Storage/storageAccounts/blobServices/containers/blobs/{}'
@@ -22,14 +33,62 @@ def origin(uri):
     return '{}://{}{}'.format(parts.scheme.lower(), host, '' if port in (None, 443) else ':{}'.format(port))
 
 
-def find_vault(cli_ctx, secret_uri):
-    """The vault of the subscription whose vaultUri serves the secret (works in every cloud, and for vault hosts
-    that are IP addresses); None when no vault of this subscription does."""
+class ArmObject:  # pylint: disable=too-few-public-methods
+    """An ARM JSON object read the way the management SDKs' models are: snake_case attributes, None when absent;
+    with `flattened`, the fields of `properties` read as the object's own (as the storage account model does)."""
+
+    def __init__(self, data, flattened=False):
+        self._data = data if isinstance(data, dict) else {}
+        self._flattened = flattened
+
+    def __getattr__(self, name):
+        if name.startswith('_'):
+            raise AttributeError(name)
+        key = ARM_ALIASES.get(name) or re.sub(r'_([a-z])', lambda m: m.group(1).upper(), name)
+        value = self._data.get(key)
+        if value is None and self._flattened:
+            value = (self._data.get('properties') or {}).get(key)
+        return _wrapped(value)
+
+
+def _wrapped(value):
+    if isinstance(value, dict):
+        return ArmObject(value)
+    if isinstance(value, list):
+        return [_wrapped(item) for item in value]
+    return value
+
+
+def _arm_list(cli_ctx, path):
+    """Every resource of an ARM list, page by page."""
+    from ._client_factory import cf_acrtransfer
+    client = cf_acrtransfer(cli_ctx)
+    url = cli_ctx.cloud.endpoints.resource_manager.rstrip('/') + path.format(client.subscription_id)
+    for _page in range(MAX_LIST_PAGES):
+        body = client.send('GET', url, next_link=True).http_response.json() or {}
+        yield from body.get('value') or []
+        url = body.get('nextLink')
+        if not url:
+            break
+
+
+def list_vaults(cli_ctx):
+    return [ArmObject(document) for document in _arm_list(cli_ctx, VAULTS_LIST)]
+
+
+def vault_serving(vaults, secret_uri):
+    """The vault whose vaultUri serves the secret (works in every cloud, and for vault hosts that are IP
+    addresses); None when none does."""
     wanted = origin(secret_uri)
-    for vault in keyvault_client(cli_ctx).vaults.list_by_subscription():
-        if origin(vault.properties.vault_uri) == wanted:
+    for vault in vaults:
+        if origin(vault.properties.vault_uri if vault.properties else None) == wanted:
             return vault
     return None
+
+
+def find_vault(cli_ctx, secret_uri):
+    """The vault of the subscription that serves the secret, or None."""
+    return vault_serving(list_vaults(cli_ctx), secret_uri)
 
 
 def resource_group_of(resource_id):
@@ -50,15 +109,24 @@ def can_get_secrets(permissions):
     return 'get' in permissions or 'all' in permissions
 
 
-def find_storage_account(cli_ctx, container_uri):
+def list_storage_accounts(cli_ctx):
+    return [ArmObject(document, flattened=True) for document in _arm_list(cli_ctx, ACCOUNTS_LIST)]
+
+
+def account_serving(accounts, container_uri):
     """The storage account whose primary blob endpoint the container URI starts with, or None."""
     uri = container_uri.lower().rstrip('/') + '/'
-    for account in storage_management_client(cli_ctx).storage_accounts.list():
+    for account in accounts:
         endpoints = account.primary_endpoints
         blob = ((endpoints.blob if endpoints else None) or '').lower()
         if blob and uri.startswith(blob if blob.endswith('/') else blob + '/'):
             return account
     return None
+
+
+def find_storage_account(cli_ctx, container_uri):
+    """The storage account of the subscription that serves the container, or None."""
+    return account_serving(list_storage_accounts(cli_ctx), container_uri)
 
 
 def _covers(scope, resource_id):

@@ -11,6 +11,7 @@ them, so REQUESTS_CA_BUNDLE, proxies and AZURE_CLI_DISABLE_CONNECTION_VERIFICATI
 """
 
 import hashlib
+import threading
 import time
 from urllib.parse import quote, urljoin
 
@@ -56,6 +57,7 @@ ACCESS_DENIED = ("Registry '{login_server}' denied {what} (HTTP {status}): your 
 REQUEST_FAILED = "Registry '{login_server}' answered {what} with HTTP {status}{detail}."
 NO_ANSWER = "Registry '{login_server}' did not answer {what} within {seconds} seconds."
 NOT_JSON = "Registry '{login_server}' answered {what} with a body that is not JSON."
+NO_TOKEN_FIELD = "Registry '{login_server}' answered {what} without '{field}'."
 REPOSITORY_NOT_FOUND = "Repository '{repository}' was not found in registry '{login_server}'."
 
 
@@ -63,8 +65,8 @@ class RegistryUnreachable(AzureConnectionError):
     """The registry cannot be reached from here (DNS, connect, TLS): callers that only check may skip."""
 
 
-def registry_login_server(cmd, resource_group, registry):
-    """properties.loginServer of the registry, from ARM (the client's api-version covers registries too)."""
+def registry_document(cmd, resource_group, registry):
+    """The registry's ARM resource as JSON (the client's api-version covers registries too)."""
     from azure.core.exceptions import ResourceNotFoundError as HttpNotFound
     from ._client_factory import cf_acrtransfer
     from ._wire import registry_path
@@ -74,12 +76,23 @@ def registry_login_server(cmd, resource_group, registry):
     except HttpNotFound:
         raise ResourceNotFoundError(REGISTRY_NOT_FOUND.format(registry=registry, group=resource_group)) from None
     try:
-        login_server = response.http_response.json()['properties']['loginServer']
-    except (ValueError, KeyError, TypeError):
-        login_server = None
+        document = response.http_response.json()
+    except ValueError:
+        document = None
+    return document if isinstance(document, dict) else {}
+
+
+def login_server_of(document, registry):
+    """properties.loginServer of a registry's ARM JSON."""
+    login_server = (document.get('properties') or {}).get('loginServer')
     if not isinstance(login_server, str) or not login_server:
         raise AzureResponseError(NO_LOGIN_SERVER.format(registry=registry))
     return login_server
+
+
+def registry_login_server(cmd, resource_group, registry):
+    """properties.loginServer of the registry, from ARM."""
+    return login_server_of(registry_document(cmd, resource_group, registry), registry)
 
 
 def _arm_token(cli_ctx):
@@ -90,7 +103,7 @@ def _arm_token(cli_ctx):
     return creds[1], tenant
 
 
-class RegistryDataClient:
+class RegistryDataClient:  # pylint: disable=too-many-instance-attributes
     """Read manifests, tags and referrers of one registry, with tokens cached per scope for the client's life."""
 
     def __init__(self, cli_ctx, login_server, session=None):
@@ -103,6 +116,7 @@ class RegistryDataClient:
         self._verify = not should_disable_connection_verify()
         self._refresh_token = None
         self._access_tokens = {}
+        self._token_lock = threading.Lock()
 
     # ---- the questions -----------------------------------------------------------------------------------------
 
@@ -190,9 +204,13 @@ class RegistryDataClient:
         if response.status_code != 200:
             raise UnauthorizedError(EXCHANGE_REFUSED.format(login_server=self.login_server,
                                                             status=response.status_code))
-        return self._json(response, '/oauth2/exchange')['refresh_token']
+        return self._token_field(response, '/oauth2/exchange', 'refresh_token')
 
     def _access_token(self, scope):
+        with self._token_lock:  # one exchange and one token per scope, when threads share the client
+            return self._access_token_locked(scope)
+
+    def _access_token_locked(self, scope):
         if scope not in self._access_tokens:
             if self._refresh_token is None:
                 self._refresh_token = self._exchange_refresh_token()
@@ -202,8 +220,14 @@ class RegistryDataClient:
             if response.status_code != 200:
                 raise UnauthorizedError(TOKEN_REFUSED.format(login_server=self.login_server, scope=scope,
                                                              status=response.status_code))
-            self._access_tokens[scope] = self._json(response, '/oauth2/token')['access_token']
+            self._access_tokens[scope] = self._token_field(response, '/oauth2/token', 'access_token')
         return self._access_tokens[scope]
+
+    def _token_field(self, response, what, name):
+        value = self._json(response, what).get(name)
+        if not isinstance(value, str) or not value:
+            raise AzureResponseError(NO_TOKEN_FIELD.format(login_server=self.login_server, what=what, field=name))
+        return value
 
     def _authorized(self, method, path_or_url, scope, what, headers=None):
         """Send with the scope's access token; on a 401 (token expired) get fresh tokens and try once more."""

@@ -66,7 +66,11 @@ MISSING_PERMISSIONS = 'The token grants sp={} but an {} needs {}: missing {}.'
 ENOUGH_PERMISSIONS = 'sp={} covers what an {} needs ({}).'
 GENERATE_SAS_COMMAND = ('az storage account generate-sas --account-name {} --services b --resource-types sco '
                         '--permissions {} --expiry {} --https-only --output tsv')
-STORE_SECRET_COMMAND = 'az keyvault secret set --vault-name {} --name {} --value "$({})"'
+# The token never goes on az's command line (az logs its argv with --debug, and so do shell histories and process
+# lists): it goes through a file of the caller's own (umask 077) that az reads with its @file syntax, and is removed.
+SAS_FILE = 'acrtransfer-sas.txt'
+STORE_SECRET_COMMAND = ('(umask 077 && {generate} > {file}) && az keyvault secret set --vault-name {vault} --name '
+                        '{secret} --value @{file} --output none; rm -f {file}')
 
 
 class SasFormatError(ValueError):
@@ -103,7 +107,10 @@ def parse_sas_time(value) -> Optional[datetime]:
     if not match:
         return None
     parts = [int(part) if part else 0 for part in match.groups()]
-    return datetime(*parts, tzinfo=timezone.utc)
+    try:
+        return datetime(*parts, tzinfo=timezone.utc)
+    except ValueError:  # well formed but impossible, like se=2030-13-01: storage refuses it as well
+        return None
 
 
 def parse_sas(value) -> SasToken:
@@ -153,7 +160,7 @@ def new_token_command(account, permissions, now, vault=None, secret=None):
     """The fix for every SAS rule: a fresh account SAS for the blob service, stored as the pipeline's secret."""
     generate = GENERATE_SAS_COMMAND.format(account, permissions, _fmt(now + timedelta(days=NEW_TOKEN_DAYS)))
     if vault and secret:
-        return STORE_SECRET_COMMAND.format(vault, secret, generate)
+        return STORE_SECRET_COMMAND.format(generate=generate, file=SAS_FILE, vault=vault, secret=secret)
     return generate
 
 

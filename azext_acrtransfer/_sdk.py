@@ -78,13 +78,81 @@ def _login_credential(cli_ctx):
     return credential
 
 
+def container_client_class(cli_ctx):
+    """The ContainerClient class of this az's blob SDK (importing it is what takes long)."""
+    return get_sdk(cli_ctx, ResourceType.DATA_STORAGE_BLOB, '_container_client#ContainerClient')
+
+
 def container_client(cli_ctx, container_uri, credential=None):
     """The blob container as the storage SDK of this az sees it; `credential` is a SAS token, or None for the
     caller's own Azure AD login."""
     from azure.cli.core.commands.client_factory import prepare_client_kwargs_track2
-    client_class = get_sdk(cli_ctx, ResourceType.DATA_STORAGE_BLOB, '_container_client#ContainerClient')
-    return client_class.from_container_url(container_uri, credential=credential or _login_credential(cli_ctx),
-                                           **prepare_client_kwargs_track2(cli_ctx))
+    return container_client_class(cli_ctx).from_container_url(
+        container_uri, credential=credential or _login_credential(cli_ctx), **prepare_client_kwargs_track2(cli_ctx))
+
+
+def caller_identity(cli_ctx):
+    """(object id, principal type) of the signed-in caller, from the oid claim of az's ARM token: the role
+    assignment then needs no Microsoft Graph look-up (air-gapped clouds often have none). (None, name) when the
+    token does not say."""
+    import base64
+    import json
+    from azure.cli.core._profile import Profile
+    try:
+        profile = Profile(cli_ctx=cli_ctx)
+        user = profile.get_subscription()['user']
+        token = profile.get_raw_token()[0][1]
+        payload = token.split('.')[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + '=' * (-len(payload) % 4)))
+        kind = 'ServicePrincipal' if user.get('type') == 'servicePrincipal' else 'User'
+        return claims.get('oid') or None, kind if claims.get('oid') else user.get('name')
+    except Exception:  # pylint: disable=broad-except
+        return None, '<your user name or app id>'
+
+
+class SdkContainer:
+    """A container as the blob SDK reads it (with the caller's login or the account key), asked what `check`
+    asks of a container (see _blob_rest.SasContainer for the token's way)."""
+
+    def __init__(self, client):
+        self._client = client
+
+    def first_page_error(self):
+        """None when the container lists, else (status, storage error code, message)."""
+        from azure.core.exceptions import AzureError, HttpResponseError
+        try:
+            for _page in self._client.list_blobs(results_per_page=1).by_page():
+                break
+            return None
+        except HttpResponseError as error:
+            code = getattr(error, 'error_code', None)
+            return error.status_code, str(getattr(code, 'value', code) or error.status_code), _first_line(error)
+        except AzureError as error:
+            return None, 'Unreachable', _first_line(error)
+
+    def blobs_with_metadata(self):
+        return [_facts_of(blob) for blob in self._client.list_blobs(include=['metadata'])]
+
+    def blob_facts(self, name):
+        from azure.core.exceptions import ResourceNotFoundError
+        try:
+            return _facts_of(self._client.get_blob_client(name).get_blob_properties())
+        except ResourceNotFoundError:
+            return None
+
+
+def _facts_of(properties):
+    from ._blob_rules import BlobFacts
+    settings = getattr(properties, 'content_settings', None)
+    return BlobFacts(properties.name, dict(properties.metadata or {}),
+                     bytes(settings.content_md5) if settings is not None and settings.content_md5 else None,
+                     properties.last_modified)
+
+
+def _first_line(error):
+    from ._redact import redact
+    text = str(getattr(error, 'message', None) or error)
+    return redact(text.strip().splitlines()[0] if text.strip() else type(error).__name__)
 
 
 class SecretReadError(Exception):

@@ -7,15 +7,23 @@ Every check that applies runs and is reported, in a fixed order; one that cannot
 token is read into a local variable, judged and handed to the storage SDK, and never returned or logged.
 """
 
+from collections import namedtuple
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 
 from . import _sas
 from ._access_guidance import (KEY_VAULT_ROLE, ROLE_ASSIGNMENT_COMMAND, SET_POLICY_COMMAND, UNKNOWN_PRINCIPAL,
                                principal_id, storage_account_name, storage_role)
-from ._access_lookup import (RoleHolding, can_get_secrets, find_storage_account, find_vault, origin,
+from ._access_lookup import (RoleHolding, account_serving, can_get_secrets, list_storage_accounts, list_vaults, origin,
                              policy_secret_permissions, storage_actions, SECRET_GET_ACTION)
-from ._blob_rules import BlobFacts, BlobPlace, export_blob_rule, import_blob_rule, trigger_eligibility
-from ._check_result import any_failed, failed, passed, skipped, warning
+from ._blob_rules import BlobPlace, export_blob_rule, import_blob_rule, trigger_eligibility
+from ._caller_rules import NAME_CALLER, caller_rule
+from ._check_result import PASSED, any_failed, failed, passed, skipped, warning
+from ._layer_rules import NAME_LAYERS, layer_rule
+from ._registry_rules import NAME_EXPORT_POLICY, NAME_REGISTRY, export_policy_rule, registry_facts, sku_rule
+from ._storage_rules import (NAME_SHARED_KEY, NAME_STORAGE_KEYS, NAME_STORAGE_NETWORK, account_facts, key_age_rule,
+                             key_age_with_storage_answer, network_rule, shared_key_rule)
+from ._vault_rules import NAME_KEY_VAULT_NETWORK, vault_network_facts, vault_network_rule
 from ._wire import MANAGED_IDENTITY
 
 NAME_PIPELINE = 'Pipeline'
@@ -31,6 +39,14 @@ NAME_TRIGGER = 'SourceTrigger'
 SAS_RULE_NAMES = (_sas.NAME_EXPIRY, _sas.NAME_START, _sas.NAME_PROTOCOL, _sas.NAME_SERVICE,
                   _sas.NAME_RESOURCE_TYPES, _sas.NAME_PERMISSIONS)
 CHECK_FAILED_EXIT_CODE = 1
+# Look-ups that do not depend on each other run at once, at most this many: the vault, the account, the registry,
+# the caller's permissions, each artifact, each blob question. A task only ever waits on tasks submitted before it
+# (the pool takes them in order), so a full pool cannot deadlock.
+LOOKUP_WORKERS = 6
+PLATFORM_WORKERS = 4  # the manifests of one index's platforms read at once
+PERMISSIONS_API_VERSION = '2022-04-01'
+PERMISSIONS_PATH = '{}/providers/Microsoft.Authorization/permissions?api-version={}'
+MAX_PERMISSION_PAGES = 10
 
 # Messages and fix commands, formatted where a check reports them.
 PIPELINE_MISSING = "{kind} pipeline '{name}' was not found in registry '{registry}' (resource group '{group}')."
@@ -83,6 +99,7 @@ REGISTRY_UNREADABLE = 'The registry cannot be read as you: {}'
 ARTIFACT_EXISTS = "'{}' exists in registry '{}'."
 ARTIFACT_SKIPPED = "'{}' does not exist in registry '{}': with ContinueOnErrors the run skips it."
 ARTIFACT_MISSING = "'{}' does not exist in registry '{}': the run would fail (check the spelling)."
+ARTIFACT_NOT_FOUND_LAYERS = 'The artifact was not found, so its layers are not judged.'
 
 PIPELINE_COMMAND = 'az acr {kind}-pipeline {verb} --resource-group {group} --registry {registry} --name {name}{extra}'
 LIST_PIPELINES_COMMAND = 'az acr {}-pipeline list --resource-group {} --registry {} --output table'
@@ -93,6 +110,20 @@ LIST_VAULTS_COMMAND = ('az keyvault list --query "[].name" --output tsv | xargs 
 LIST_ACCOUNTS_COMMAND = 'az storage account list --query "[].primaryEndpoints.blob" --output tsv'
 CREATE_CONTAINER_COMMAND = 'az storage container create --account-name {} --name {}'
 SHOW_TAGS_COMMAND = 'az acr repository show-tags --name {} --repository {} --output table'
+HOST_NOT_CONTACTED = ('{host} was not contacted: no {what} of the current subscription is at that address, and your '
+                      'credentials go only where ARM says the resource is.')
+A_VAULT = 'Key Vault'
+AN_ACCOUNT = 'storage account'
+NOT_CHECKED = 'Not checked: {}.'
+ACCOUNT_NOT_IN_SUBSCRIPTION = ('No storage account of the current subscription has the blob endpoint of {}: its '
+                               'settings are not checked (select its subscription to check them).')
+ACCOUNT_FOUND_FOR_TOKEN = "Storage account '{}' serves the container."
+REGISTRY_NOT_READ = 'The registry cannot be read from ARM: {}.'
+PERMISSIONS_UNREAD = 'Your effective permissions on the registry cannot be read from ARM here ({}).'
+PERMISSIONS_API_ABSENT = ('ARM does not serve effective permissions (Microsoft.Authorization/permissions) here: '
+                          'your right to create runs is not checked.')
+BLOBS_UNLISTED = 'The container\'s blobs cannot be listed: {}.'
+BLOB_UNREAD = "The blob cannot be read: {}."
 
 
 class PipelineFacts:  # pylint: disable=too-many-instance-attributes
@@ -174,8 +205,19 @@ def exit_non_zero_after_output(cli_ctx):
 
 
 def collect_results(cmd, client, kind, names, storage_blob, artifacts):  # pylint: disable=too-many-arguments
+    with ThreadPoolExecutor(max_workers=LOOKUP_WORKERS) as pool:
+        return _collect_results(cmd, client, pool, kind, names, storage_blob, artifacts)
+
+
+def _load_storage_sdk(cli_ctx):
+    from ._sdk import container_client_class
+    container_client_class(cli_ctx)
+
+
+def _collect_results(cmd, client, pool, kind, names, storage_blob, artifacts):  # pylint: disable=too-many-arguments
     from azure.core.exceptions import ResourceNotFoundError
     resource_group, registry, name = names
+    lookups = Lookups(cmd, RegistryName(resource_group, registry), pool, artifacts)  # with the pipeline's GET
     try:
         pipeline = client.get(resource_group, registry, name)
     except ResourceNotFoundError:
@@ -183,25 +225,56 @@ def collect_results(cmd, client, kind, names, storage_blob, artifacts):  # pylin
                                                               group=resource_group),
                        LIST_PIPELINES_COMMAND.format(kind, resource_group, registry))]
     facts = PipelineFacts(kind, resource_group, registry, pipeline)
-    now = datetime.now(timezone.utc)
+    if facts.access_mode == MANAGED_IDENTITY and (facts.trigger_enabled or storage_blob):
+        # The blob SDK takes longer to import than most requests take: it loads while ARM is asked.
+        pool.submit(_load_storage_sdk, cmd.cli_ctx)
+    lookups.of_pipeline(facts)
     results = [pipeline_state_check(facts), identity_check(facts)]
-    container = None
-    if facts.access_mode == MANAGED_IDENTITY:
-        identity_results, account = managed_identity_checks(cmd.cli_ctx, facts)
-        results.extend(identity_results)
-        if facts.trigger_enabled or storage_blob:
-            container, listing = caller_container_check(cmd.cli_ctx, facts, account)
-            results.append(listing)
-    else:
-        sas_results, container = sas_token_checks(cmd.cli_ctx, facts, now)
-        results.extend(sas_results)
-    if facts.kind == 'import':
-        results.extend(trigger_checks(facts, container, now))
-    if storage_blob:
-        results.append(storage_blob_check(facts, container, storage_blob))
-    if artifacts:
-        results.extend(artifact_checks(cmd, facts, artifacts))
+    results.extend(registry_checks(facts, lookups.registry))
+    results.append(caller_check(cmd.cli_ctx, facts, lookups.permissions))
+    results.extend(storage_checks(cmd.cli_ctx, facts, lookups, storage_blob))
+    for artifact, future in zip(artifacts or [], lookups.artifacts):
+        results.extend(settle(future, ['Artifact ' + artifact, NAME_LAYERS.format(artifact)]))
     return results
+
+
+RegistryName = namedtuple('RegistryName', 'resource_group registry')
+
+
+class Lookups:
+    """The look-ups check starts at once, as futures of `pool`: what needs only the registry's name starts with the
+    pipeline's GET (the subscription's vaults and accounts are listed before the pipeline says which it names);
+    the rest once the pipeline is read."""
+
+    def __init__(self, cmd, names, pool, artifacts):
+        cli_ctx = cmd.cli_ctx
+        self.pool = pool
+        self.cli_ctx = cli_ctx
+        self.registry = pool.submit(_registry_document, cmd, names)
+        self.permissions = pool.submit(caller_permissions, cli_ctx, names)
+        self.vaults = pool.submit(list_vaults, cli_ctx)
+        self.accounts = pool.submit(list_storage_accounts, cli_ctx)
+        self.registry_client = pool.submit(_registry_client, cli_ctx, names, self.registry) if artifacts else None
+        self.artifact_names = list(artifacts or [])
+        self.vault = self.account = None
+        self.artifacts = []
+
+    def of_pipeline(self, facts):
+        from ._access_lookup import vault_serving
+        if facts.access_mode != MANAGED_IDENTITY:
+            self.vault = self.pool.submit(lambda: vault_serving(self.vaults.result(), facts.secret_uri))
+        self.account = self.pool.submit(lambda: account_serving(self.accounts.result(), facts.container_uri))
+        self.artifacts = [self.pool.submit(artifact_checks, facts, artifact, self.registry_client)
+                          for artifact in self.artifact_names]
+
+
+def settle(future, names):
+    """The entries a task returned; when it failed in a way nobody foresaw, its entries say so (Skipped) and the
+    other entries stand: one failing look-up never hides the rest of the report."""
+    try:
+        return future.result()
+    except Exception as error:  # pylint: disable=broad-except
+        return [skipped(name, NOT_CHECKED.format(_error_text(error))) for name in names]
 
 
 # ---- the pipeline ------------------------------------------------------------------------------------------
@@ -225,50 +298,187 @@ def _needs_principal(name):
     return skipped(name, PRINCIPAL_UNKNOWN.format(NAME_IDENTITY))
 
 
+# ---- the registry and the caller ---------------------------------------------------------------------------
+
+def _registry_document(cmd, facts):
+    from ._registry import registry_document
+    return registry_document(cmd, facts.resource_group, facts.registry)
+
+
+def registry_checks(facts, document_future):
+    names = [NAME_REGISTRY] + ([NAME_EXPORT_POLICY] if facts.kind == 'export' else [])
+    try:
+        document = document_future.result()
+    except Exception as error:  # pylint: disable=broad-except
+        return [skipped(name, REGISTRY_NOT_READ.format(_error_text(error))) for name in names]
+    registry = registry_facts(document, facts.resource_group)
+    return [sku_rule(registry)] + ([export_policy_rule(registry)] if facts.kind == 'export' else [])
+
+
+def registry_id(cli_ctx, facts):
+    from azure.cli.core.commands.client_factory import get_subscription_id
+    from ._wire import registry_path
+    return registry_path(get_subscription_id(cli_ctx), facts.resource_group, facts.registry)
+
+
+def caller_permissions(cli_ctx, facts):
+    """ARM's effective permissions of the caller on the registry: every page's entries."""
+    from ._client_factory import cf_acrtransfer
+    client = cf_acrtransfer(cli_ctx)
+    url = cli_ctx.cloud.endpoints.resource_manager.rstrip('/') + PERMISSIONS_PATH.format(
+        registry_id(cli_ctx, facts), PERMISSIONS_API_VERSION)
+    entries = []
+    for _page in range(MAX_PERMISSION_PAGES):
+        body = client.send('GET', url, next_link=True).http_response.json()
+        entries.extend((body or {}).get('value') or [])
+        url = (body or {}).get('nextLink')
+        if not url:
+            break
+    return entries
+
+
+def caller_check(cli_ctx, facts, permissions_future):
+    """Skipped when ARM does not answer (an Azure Stack, or a sandbox without the API): never a false alarm."""
+    from ._sdk import caller_identity
+    try:
+        permissions = permissions_future.result()
+    except Exception as error:  # pylint: disable=broad-except
+        if getattr(error, 'status_code', None) == 404:
+            return skipped(NAME_CALLER, PERMISSIONS_API_ABSENT)
+        return skipped(NAME_CALLER, PERMISSIONS_UNREAD.format(_error_text(error)))
+    return caller_rule(facts.kind, permissions, facts.registry, registry_id(cli_ctx, facts), *caller_identity(cli_ctx))
+
+
+# ---- storage, in either mode ---------------------------------------------------------------------------------
+
+def storage_checks(cli_ctx, facts, lookups, storage_blob):
+    """The chain pipeline -> vault -> secret -> storage -> blobs, with the blob questions asked at once."""
+    now = datetime.now(timezone.utc)
+    container = None
+    try:
+        if facts.access_mode == MANAGED_IDENTITY:
+            results, container = managed_identity_storage_checks(cli_ctx, facts, lookups, storage_blob)
+        else:
+            results, container = sas_token_checks(cli_ctx, facts, now, lookups, storage_blob)
+    except Exception as error:  # pylint: disable=broad-except
+        names = (NAME_ACCOUNT, NAME_STORAGE_NETWORK, NAME_STORAGE_ROLE, NAME_CONTAINER) \
+            if facts.access_mode == MANAGED_IDENTITY else \
+            (NAME_KEY_VAULT, NAME_KEY_VAULT_NETWORK, NAME_KEY_VAULT_ACCESS, NAME_SECRET, NAME_ACCOUNT, NAME_CONTAINER)
+        results = [skipped(name, NOT_CHECKED.format(_error_text(error))) for name in names]
+    trigger = lookups.pool.submit(trigger_checks, facts, container, now) if facts.kind == 'import' else None
+    blob = lookups.pool.submit(storage_blob_check, facts, container, storage_blob) if storage_blob else None
+    if trigger is not None:
+        results.extend(settle(trigger, [NAME_TRIGGER]))
+    if blob is not None:
+        from ._blob_rules import NAME_STORAGE_BLOB
+        results.extend(settle(blob, [NAME_STORAGE_BLOB]))
+    return results
+
+
+def managed_identity_storage_checks(cli_ctx, facts, lookups, storage_blob):
+    """The identity's role is asked of ARM while the container is listed as you."""
+    reads_blobs = facts.trigger_enabled or storage_blob
+    results, account = managed_identity_checks(facts, lookups)
+    if account is None:
+        not_contacted = skipped(NAME_CONTAINER, HOST_NOT_CONTACTED.format(host=origin(facts.container_uri),
+                                                                          what=AN_ACCOUNT))
+        return results + ([not_contacted] if reads_blobs else []), None
+    role = lookups.pool.submit(storage_role_check, cli_ctx, facts, account)
+    container, listing = caller_container_check(cli_ctx, facts, account) if reads_blobs else (None, None)
+    results.extend(settle(role, [NAME_STORAGE_ROLE]))
+    return results + ([listing] if listing is not None else []), container
+
+
+def account_settings_checks(facts, account, sas=None, fix=None):
+    """StorageNetwork in both modes; with a token, StorageSharedKey and StorageKeys too."""
+    from ._access_lookup import resource_group_of
+    settings = account_facts(account, resource_group_of(account.id))
+    results = [network_rule(settings)]
+    if facts.access_mode != MANAGED_IDENTITY:
+        results.append(shared_key_rule(settings))
+        results.append(key_age_rule(settings, sas.start, fix) if sas is not None
+                       else skipped(NAME_STORAGE_KEYS, NO_USABLE_TOKEN.format(NAME_SAS)))
+    return results
+
+
+def _token_account_checks(facts, account_future, sas, fix):
+    """SasToken mode: the account behind the container, when it is in this subscription, and its settings."""
+    names = [NAME_STORAGE_NETWORK, NAME_SHARED_KEY, NAME_STORAGE_KEYS]
+    try:
+        account = account_future.result()
+    except Exception as error:  # pylint: disable=broad-except
+        why = ACCOUNTS_NOT_LISTED.format(_error_text(error))
+        return [skipped(NAME_ACCOUNT, why)] + [skipped(n, ACCOUNT_UNKNOWN.format(NAME_ACCOUNT)) for n in names], None
+    if account is None:
+        return [skipped(NAME_ACCOUNT, ACCOUNT_NOT_IN_SUBSCRIPTION.format(facts.container_uri))] + \
+            [skipped(n, ACCOUNT_UNKNOWN.format(NAME_ACCOUNT)) for n in names], None
+    return [passed(NAME_ACCOUNT, ACCOUNT_FOUND_FOR_TOKEN.format(account.name))] + \
+        account_settings_checks(facts, account, sas, fix), account
+
+
 # ---- SasToken mode: Key Vault, the token, storage with the token --------------------------------------------
 
-def sas_token_checks(cli_ctx, facts, now):
-    """(results, a container client with the token when storage accepts it, else None)."""
-    results, vault_name = key_vault_checks(cli_ctx, facts)
+def sas_token_checks(cli_ctx, facts, now, lookups, storage_blob=None):  # pylint: disable=too-many-arguments
+    """(results, a container client with the token when storage accepts it, else None). The caller's Key Vault
+    token goes only to a vault ARM lists at the secret URI's origin; the token only to an account ARM lists at
+    the container URI's endpoint."""
+    results, vault = key_vault_checks(cli_ctx, facts, lookups.vault)
     fix = _sas.new_token_command(facts.account, _sas.required_permissions(facts.kind, facts.options), now,
-                                 vault_name or _vault_name_of(facts.secret_uri), _secret_name_of(facts.secret_uri))
-    value, secret_result = read_pipeline_secret(cli_ctx, facts, fix)
+                                 vault.name if vault is not None else _vault_name_of(facts.secret_uri),
+                                 _secret_name_of(facts.secret_uri))
+    if vault is None:
+        value, secret_result = None, skipped(NAME_SECRET, HOST_NOT_CONTACTED.format(host=origin(facts.secret_uri),
+                                                                                    what=A_VAULT))
+    else:
+        value, secret_result = read_pipeline_secret(cli_ctx, facts, fix)
     results.append(secret_result)
+    sas, token_results = token_checks(facts, value, now, fix)
+    results.extend(token_results)
+    account_results, account = _token_account_checks(facts, lookups.account, sas, fix)
+    results.extend(account_results)
+    if value is None or sas is None or any_failed(token_results):
+        why = TOKEN_UNREAD.format(NAME_SECRET) if value is None else \
+            NO_USABLE_TOKEN.format(NAME_SAS) if sas is None else TOKEN_WOULD_BE_REFUSED
+        return results + [skipped(NAME_CONTAINER, why)], None
+    if account is None:
+        return results + [skipped(NAME_CONTAINER, HOST_NOT_CONTACTED.format(host=origin(facts.container_uri),
+                                                                            what=AN_ACCOUNT))], None
+    container_result, container = container_check(facts, value, fix, lookups.pool, storage_blob)
+    results = [key_age_with_storage_answer(r, container_result.status == PASSED) if r.name == NAME_STORAGE_KEYS
+               else r for r in results]
+    return results + [container_result], container
+
+
+def token_checks(facts, value, now, fix):
+    """(the parsed token or None, its entries)."""
     if value is None:
-        why = TOKEN_UNREAD.format(NAME_SECRET)
-        return results + [skipped(name, why) for name in SAS_RULE_NAMES + (NAME_CONTAINER,)], None
+        return None, [skipped(name, TOKEN_UNREAD.format(NAME_SECRET)) for name in SAS_RULE_NAMES]
     try:
         sas = _sas.parse_sas(value)
     except _sas.SasFormatError as error:
-        results.append(failed(NAME_SAS, NOT_A_SAS_TOKEN.format(error), fix))
-        return results + [skipped(NAME_CONTAINER, NO_USABLE_TOKEN.format(NAME_SAS))], None
-    rules = _sas.sas_rules(sas, facts.kind, facts.options, now, fix)
-    results.extend(rules)
-    if any_failed(rules):
-        results.append(skipped(NAME_CONTAINER, TOKEN_WOULD_BE_REFUSED))
-        return results, None
-    container_result, container = container_check(cli_ctx, facts, value, fix)
-    results.append(container_result)
-    return results, container
+        return None, [failed(NAME_SAS, NOT_A_SAS_TOKEN.format(error), fix)]
+    return sas, _sas.sas_rules(sas, facts.kind, facts.options, now, fix)
 
 
-def key_vault_checks(cli_ctx, facts):
-    """([KeyVault, KeyVaultAccess], the vault's name or None)."""
-    from azure.core.exceptions import HttpResponseError
-    unknown = skipped(NAME_KEY_VAULT_ACCESS, VAULT_UNKNOWN.format(NAME_KEY_VAULT))
+def key_vault_checks(cli_ctx, facts, vault_future):
+    """([KeyVault, KeyVaultNetwork, KeyVaultAccess], the vault or None)."""
+    unknown = [skipped(name, VAULT_UNKNOWN.format(NAME_KEY_VAULT))
+               for name in (NAME_KEY_VAULT_NETWORK, NAME_KEY_VAULT_ACCESS)]
     try:
-        vault = find_vault(cli_ctx, facts.secret_uri)
-    except HttpResponseError as error:
-        return [failed(NAME_KEY_VAULT, VAULTS_NOT_LISTED.format(_error_text(error)), LIST_VAULTS_COMMAND),
-                unknown], None
+        vault = vault_future.result()
+    except Exception as error:  # pylint: disable=broad-except
+        return [failed(NAME_KEY_VAULT, VAULTS_NOT_LISTED.format(_error_text(error)), LIST_VAULTS_COMMAND)] + \
+            unknown, None
     if vault is None:
-        return [failed(NAME_KEY_VAULT, NO_VAULT_SERVES.format(origin(facts.secret_uri)), LIST_VAULTS_COMMAND),
-                unknown], None
+        return [failed(NAME_KEY_VAULT, NO_VAULT_SERVES.format(origin(facts.secret_uri)), LIST_VAULTS_COMMAND)] + \
+            unknown, None
+    from ._access_lookup import resource_group_of
     model = 'Azure RBAC' if vault.properties.enable_rbac_authorization else 'access policies'
     found = passed(NAME_KEY_VAULT, VAULT_FOUND.format(vault.name, model))
+    network = vault_network_rule(vault_network_facts(vault, resource_group_of(vault.id)))
     if not facts.principal_known:
-        return [found, _needs_principal(NAME_KEY_VAULT_ACCESS)], vault.name
-    return [found, key_vault_access_check(cli_ctx, facts, vault)], vault.name
+        return [found, network, _needs_principal(NAME_KEY_VAULT_ACCESS)], vault
+    return [found, network, key_vault_access_check(cli_ctx, facts, vault)], vault
 
 
 def key_vault_access_check(cli_ctx, facts, vault):
@@ -319,11 +529,14 @@ def _vault_name_of(secret_uri):
     return vault_name(secret_uri)
 
 
-def container_check(cli_ctx, facts, sas_value, fix):
-    """Storage's own answer to the token: list the container's first blob."""
-    from ._sdk import container_client
-    container = container_client(cli_ctx, facts.container_uri, sas_value)
-    error = _list_error(container)
+def container_check(facts, sas_value, fix, pool=None, storage_blob=None):  # pylint: disable=too-many-arguments
+    """Storage's own answer to the token: list the container's first blob (and meanwhile ask for --storage-blob,
+    whose answer counts only if the container lists)."""
+    from ._blob_rest import SasContainer
+    container = SasContainer(facts.container_uri, sas_value)
+    if pool is not None and storage_blob:
+        container.prefetch(pool, storage_blob)
+    error = container.first_page_error()
     if error is None:
         return passed(NAME_CONTAINER, CONTAINER_LISTS_WITH_TOKEN.format(facts.container)), container
     status, code, text = error
@@ -335,20 +548,6 @@ def container_check(cli_ctx, facts, sas_value, fix):
 def _container_missing(facts):
     return failed(NAME_CONTAINER, CONTAINER_MISSING.format(container=facts.container, account=facts.account),
                   CREATE_CONTAINER_COMMAND.format(facts.account, facts.container))
-
-
-def _list_error(container):
-    """None when the container lists, else (status, storage error code, message)."""
-    from azure.core.exceptions import AzureError, HttpResponseError
-    try:
-        for _page in container.list_blobs(results_per_page=1).by_page():
-            break
-        return None
-    except HttpResponseError as error:
-        code = getattr(error, 'error_code', None)
-        return error.status_code, str(getattr(code, 'value', code) or error.status_code), _first_line(error)
-    except AzureError as error:
-        return None, 'Unreachable', _first_line(error)
 
 
 def _first_line(error):
@@ -363,29 +562,33 @@ def _error_text(error):
 
 # ---- ManagedIdentity mode ----------------------------------------------------------------------------------
 
-def managed_identity_checks(cli_ctx, facts):
-    """([StorageAccount, StorageRole], the account or None)."""
-    from azure.core.exceptions import HttpResponseError
-    role = storage_role(facts.kind, facts.options)
-    unknown = skipped(NAME_STORAGE_ROLE, ACCOUNT_UNKNOWN.format(NAME_ACCOUNT))
+def managed_identity_checks(facts, lookups):
+    """([StorageAccount, StorageNetwork], the account), or with StorageRole Skipped too when there is none."""
+    unknown = [skipped(name, ACCOUNT_UNKNOWN.format(NAME_ACCOUNT)) for name in (NAME_STORAGE_NETWORK,
+                                                                                NAME_STORAGE_ROLE)]
     try:
-        account = find_storage_account(cli_ctx, facts.container_uri)
-    except HttpResponseError as error:
-        return [failed(NAME_ACCOUNT, ACCOUNTS_NOT_LISTED.format(_error_text(error)), LIST_ACCOUNTS_COMMAND),
-                unknown], None
+        account = lookups.account.result()
+    except Exception as error:  # pylint: disable=broad-except
+        return [failed(NAME_ACCOUNT, ACCOUNTS_NOT_LISTED.format(_error_text(error)), LIST_ACCOUNTS_COMMAND)] + \
+            unknown, None
     if account is None:
-        return [failed(NAME_ACCOUNT, NO_ACCOUNT_SERVES.format(facts.container_uri), LIST_ACCOUNTS_COMMAND),
-                unknown], None
-    found = passed(NAME_ACCOUNT, ACCOUNT_FOUND.format(account.name))
+        return [failed(NAME_ACCOUNT, NO_ACCOUNT_SERVES.format(facts.container_uri), LIST_ACCOUNTS_COMMAND)] + \
+            unknown, None
+    return [passed(NAME_ACCOUNT, ACCOUNT_FOUND.format(account.name))] + account_settings_checks(facts, account), \
+        account
+
+
+def storage_role_check(cli_ctx, facts, account):
+    """[StorageRole]: the identity holds a role with the blob actions its runs perform, at the account or above."""
     if not facts.principal_known:
-        return [found, _needs_principal(NAME_STORAGE_ROLE)], account
+        return [_needs_principal(NAME_STORAGE_ROLE)]
+    role = storage_role(facts.kind, facts.options)
     holding = RoleHolding(cli_ctx, facts.principal, account.id)
     if holding.allows(*storage_actions(facts.kind, facts.options)):
-        return [found, passed(NAME_STORAGE_ROLE, STORAGE_ROLE_HELD.format(', '.join(holding.names())))], account
-    missing = failed(NAME_STORAGE_ROLE, STORAGE_ROLE_MISSING.format(role=role, account=account.name,
-                                                                    held=_held(holding), grant=facts.command('grant')),
-                     ROLE_ASSIGNMENT_COMMAND.format(principal=facts.principal, role=role, scope=account.id))
-    return [found, missing], account
+        return [passed(NAME_STORAGE_ROLE, STORAGE_ROLE_HELD.format(', '.join(holding.names())))]
+    return [failed(NAME_STORAGE_ROLE, STORAGE_ROLE_MISSING.format(role=role, account=account.name, held=_held(holding),
+                                                                  grant=facts.command('grant')),
+                   ROLE_ASSIGNMENT_COMMAND.format(principal=facts.principal, role=role, scope=account.id))]
 
 
 def caller_container_check(cli_ctx, facts, account):
@@ -393,16 +596,17 @@ def caller_container_check(cli_ctx, facts, account):
     login (as --auth-mode login), or when storage refuses it with the account key from ARM (as az storage does
     when given only --account-name). Without either, the blob checks are Skipped, not Failed: the pipeline's own
     access is what StorageRole checks."""
-    from ._sdk import container_client
-    container = container_client(cli_ctx, facts.container_uri)
-    error = _list_error(container)
+    from ._sdk import SdkContainer, container_client
+    container = SdkContainer(container_client(cli_ctx, facts.container_uri))
+    error = container.first_page_error()
     if error is None:
         return container, passed(NAME_CONTAINER, CONTAINER_LISTS_WITH_LOGIN.format(facts.container))
     if error[0] in (401, 403) and account is not None:
         key = _account_key(cli_ctx, account)
         if key:
-            keyed = container_client(cli_ctx, facts.container_uri, {'account_name': account.name, 'account_key': key})
-            key_error = _list_error(keyed)
+            keyed = SdkContainer(container_client(cli_ctx, facts.container_uri,
+                                                  {'account_name': account.name, 'account_key': key}))
+            key_error = keyed.first_page_error()
             if key_error is None:
                 return keyed, passed(NAME_CONTAINER, CONTAINER_LISTS_WITH_KEY.format(facts.container, error[0],
                                                                                      error[1]))
@@ -432,31 +636,29 @@ def trigger_checks(facts, container, now):
         return [skipped(NAME_TRIGGER, TRIGGER_DISABLED)]
     if container is None:
         return [skipped(NAME_TRIGGER, BLOBS_NOT_JUDGED)]
-    blobs = [_facts_of(blob) for blob in container.list_blobs(include=['metadata'])]
+    from azure.core.exceptions import AzureError
+    try:
+        blobs = container.blobs_with_metadata()
+    except AzureError as error:
+        return [skipped(NAME_TRIGGER, BLOBS_UNLISTED.format(_error_text(error)))]
     if not blobs:
         return [passed(NAME_TRIGGER, CONTAINER_EMPTY)]
     return [trigger_eligibility(blob, now, facts.place) for blob in blobs]
 
 
-def _facts_of(properties):
-    settings = getattr(properties, 'content_settings', None)
-    return BlobFacts(properties.name, dict(properties.metadata or {}),
-                     bytes(settings.content_md5) if settings is not None and settings.content_md5 else None,
-                     properties.last_modified)
-
-
 def storage_blob_check(facts, container, blob_name):
-    from azure.core.exceptions import ResourceNotFoundError
+    """[StorageBlob]: the blob's properties judged for the pipeline's kind."""
+    from azure.core.exceptions import AzureError
     from ._blob_rules import NAME_STORAGE_BLOB
     if container is None:
-        return skipped(NAME_STORAGE_BLOB, CONTAINER_UNREADABLE)
+        return [skipped(NAME_STORAGE_BLOB, CONTAINER_UNREADABLE)]
     try:
-        existing = _facts_of(container.get_blob_client(blob_name).get_blob_properties())
-    except ResourceNotFoundError:
-        existing = None
+        existing = container.blob_facts(blob_name)
+    except AzureError as error:  # a 403 or a 5xx on this blob: said, and the other entries stand
+        return [skipped(NAME_STORAGE_BLOB, BLOB_UNREAD.format(_error_text(error)))]
     if facts.kind == 'export':
-        return export_blob_rule(blob_name, existing, facts.options, facts.recreate_command('OverwriteBlobs'))
-    return import_blob_rule(blob_name, existing, facts.place)
+        return [export_blob_rule(blob_name, existing, facts.options, facts.recreate_command('OverwriteBlobs'))]
+    return [import_blob_rule(blob_name, existing, facts.place)]
 
 
 # ---- artifacts -----------------------------------------------------------------------------------------------
@@ -471,22 +673,48 @@ def split_artifact(artifact):
     return repository, tag
 
 
-def artifact_checks(cmd, facts, artifacts):
-    """Each artifact exists in the pipeline's own registry (a manifest HEAD). A registry that cannot be reached
-    from here (private endpoint) or that does not let the caller read makes them Skipped: the pipeline's
-    service reaches it differently."""
+def _registry_client(cli_ctx, facts, document_future):
+    from ._registry import RegistryDataClient, login_server_of
+    return RegistryDataClient(cli_ctx, login_server_of(document_future.result(), facts.registry))
+
+
+def artifact_checks(facts, artifact, client_future):
+    """[Artifact, Layers] of one artifact, from its manifest in the pipeline's own registry (and each platform's,
+    for an index). A registry that cannot be reached from here (private endpoint) or that does not let the caller
+    read makes them Skipped: the pipeline's service reaches it differently."""
     from azure.cli.core.azclierror import AzCLIError
-    from ._registry import RegistryDataClient, RegistryUnreachable, registry_login_server
-    names = ['Artifact ' + artifact for artifact in artifacts]
+    from ._registry import RegistryUnreachable
+    names = ['Artifact ' + artifact, NAME_LAYERS.format(artifact)]
     try:
-        client = RegistryDataClient(cmd.cli_ctx, registry_login_server(cmd, facts.resource_group, facts.registry))
-        found = [client.manifest_exists(*split_artifact(artifact)) for artifact in artifacts]
+        client = client_future.result()
+        repository, reference = split_artifact(artifact)
+        found = client.manifest(repository, reference)
+        if found is None:
+            return [artifact_result(names[0], artifact, False, facts),
+                    skipped(names[1], ARTIFACT_NOT_FOUND_LAYERS)]
+        layers = manifest_layers(client, repository, found[1])
     except RegistryUnreachable as error:
         return [skipped(name, REGISTRY_UNREACHABLE.format(error)) for name in names]
     except AzCLIError as error:
         return [skipped(name, REGISTRY_UNREADABLE.format(error)) for name in names]
-    return [artifact_result(name, artifact, exists, facts)
-            for name, artifact, exists in zip(names, artifacts, found)]
+    return [artifact_result(names[0], artifact, True, facts), layer_rule(artifact, layers)]
+
+
+def manifest_layers(client, repository, manifest):
+    """(platform, layer descriptor) of every layer: of the manifest, or of every manifest an index lists."""
+    from ._layer_rules import layers_of, platform_manifests
+    platforms = platform_manifests(manifest)
+    if platforms is None:
+        return layers_of('', manifest)
+    # The platforms' manifests at once, in a pool of this artifact's own (a task of check's pool waiting on tasks
+    # started after it could wait forever).
+    with ThreadPoolExecutor(max_workers=PLATFORM_WORKERS) as pool:
+        manifests = list(pool.map(lambda platform: client.manifest(repository, platform[1]), platforms))
+    layers = []
+    for (label, _digest), found in zip(platforms, manifests):
+        if found is not None:
+            layers.extend(layers_of(label, found[1]))
+    return layers
 
 
 def artifact_result(name, artifact, exists, facts):

@@ -42,13 +42,40 @@ def create_pipeline(cmd, operations, names, pipeline, kind, grant_access=False):
     Afterwards, grant the pipeline's identity what it needs (--grant-access), or tell the user which permission
     it still needs, with a ready command.
     """
-    operations.begin_create_or_update(*names, pipeline.to_wire()).result()
+    _create(cmd, operations, names, pipeline, kind)
     created = get_existing(operations, *names)
     if grant_access:
         _grant_after_create(cmd, created, kind)
     else:
         logger.warning(permission_guidance(created, kind))
     return created
+
+
+def _create(cmd, operations, names, pipeline, kind):  # pylint: disable=too-many-arguments
+    """PUT and wait. A registry whose export policy is disabled refuses export pipelines with a 400: the error
+    then names the policy and the fix. The registry is read only after such a refusal, so a create that works
+    sends exactly the PUT (and its polls) and nothing else."""
+    from azure.core.exceptions import HttpResponseError
+    try:
+        operations.begin_create_or_update(*names, pipeline.to_wire()).result()
+    except HttpResponseError as error:
+        if kind == 'export' and error.status_code == 400 and _exports_refused(cmd, names, error):
+            from azure.cli.core.azclierror import ValidationError
+            from ._registry_rules import export_policy_refusal
+            raise ValidationError(export_policy_refusal(names[0], names[1])) from None
+        raise
+
+
+def _exports_refused(cmd, names, error):
+    """Whether the 400 is the export policy's: the service's message says so, or the registry's policy does."""
+    from ._registry_rules import exports_disabled, is_export_policy_refusal, registry_facts
+    if is_export_policy_refusal(error.status_code, str(error)):
+        return True
+    try:
+        from ._registry import registry_document
+        return exports_disabled(registry_facts(registry_document(cmd, names[0], names[1]), names[0]))
+    except Exception:  # pylint: disable=broad-except
+        return False  # the registry cannot be read: the service's own error stands
 
 
 def _grant_after_create(cmd, created, kind):

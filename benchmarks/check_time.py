@@ -5,12 +5,13 @@
 """How long `az acr export-pipeline|import-pipeline check` takes against the running sandbox, next to
 `az acr export-pipeline show` (the same az start-up and one ARM GET) in the same run.
 
-Needs a running sandbox (`make sandbox-up`, with your ACRSANDBOX_HOME / ACRSANDBOX_PORT_BASE). Creates its own
-pipelines (granted with --grant-access), an import container holding --blobs transfer blobs for the source
-trigger's eligibility check, then times each command N times alternately (wall clock of the whole az process)
-and prints min / median.
+Uses the running sandbox (`make sandbox-up`, with your ACRSANDBOX_HOME / ACRSANDBOX_PORT_BASE), or with
+--latency-ms N starts one of its own (a temporary state dir, ACRSANDBOX_LATENCY_MS=N, ports from --port-base) and
+stops it afterwards. Creates its own pipelines (granted with --grant-access), an import container holding --blobs
+transfer blobs for the source trigger's eligibility check, then times each command N times alternately (wall
+clock of the whole az process) and prints min / median, and the check / show ratios of the medians.
 
-    .venv/bin/python benchmarks/check_time.py [--runs 10] [--blobs 20]
+    .venv/bin/python benchmarks/check_time.py [--runs 10] [--blobs 20] [--latency-ms 50 [--port-base 28700]]
 """
 
 import argparse
@@ -19,8 +20,10 @@ import shlex
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -36,12 +39,42 @@ def cloud_env(home):
     return env
 
 
-def main():  # pylint: disable=too-many-locals
+@contextmanager
+def own_sandbox(latency_ms, port_base):
+    """A sandbox of the benchmark's own with that latency on every request; yields its home."""
+    wheels = sorted((REPO_ROOT / 'dist').glob('acrtransfer-*-py3-none-any.whl'), key=lambda p: p.stat().st_mtime)
+    if not wheels:
+        raise SystemExit('no extension wheel in dist/: run `make wheel` first')
+    with tempfile.TemporaryDirectory(prefix='acrtransfer-bench-') as home:
+        env = {**os.environ, 'ACRSANDBOX_HOME': home, 'ACRSANDBOX_PORT_BASE': str(port_base),
+               'ACRSANDBOX_LATENCY_MS': str(latency_ms)}
+        sandbox = [sys.executable, '-m', 'acrtransfer_sandbox']
+        subprocess.run(sandbox + ['up', '--wheel', str(wheels[-1])], env=env, cwd=REPO_ROOT, check=True,
+                       stdout=subprocess.DEVNULL)
+        try:
+            yield Path(home)
+        finally:
+            subprocess.run(sandbox + ['down'], env=env, cwd=REPO_ROOT, check=False, stdout=subprocess.DEVNULL)
+
+
+def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--runs', type=int, default=10)
     parser.add_argument('--blobs', type=int, default=20)
+    parser.add_argument('--latency-ms', type=int, default=None,
+                        help='start a sandbox of its own with ACRSANDBOX_LATENCY_MS set to this')
+    parser.add_argument('--port-base', type=int, default=int(os.environ.get('ACRSANDBOX_PORT_BASE', '28700')),
+                        help='ports of that sandbox (with --latency-ms)')
     args = parser.parse_args()
-    home = Path(os.environ.get('ACRSANDBOX_HOME', REPO_ROOT / '.sandbox'))
+    if args.latency_ms is None:
+        measure(Path(os.environ.get('ACRSANDBOX_HOME', REPO_ROOT / '.sandbox')), args)
+        return
+    with own_sandbox(args.latency_ms, args.port_base) as home:
+        print('sandbox with ACRSANDBOX_LATENCY_MS={}'.format(args.latency_ms))
+        measure(home, args)
+
+
+def measure(home, args):  # pylint: disable=too-many-locals
     env = cloud_env(home)
     az = [str(Path(sys.executable).parent / 'az')]
 
@@ -91,6 +124,9 @@ def main():  # pylint: disable=too-many-locals
     for name, values in timings.items():
         print('{:55s} min {:.2f}s  median {:.2f}s  ({} runs)'.format(
             name, min(values), statistics.median(values), len(values)))
+    show = statistics.median(timings['export-pipeline show'])
+    for name in ('export-pipeline check', 'export-pipeline check --storage-blob --artifacts x2'):
+        print('ratio {:49s} {:.2f}x show (medians)'.format(name, statistics.median(timings[name]) / show))
 
 
 if __name__ == '__main__':

@@ -15,7 +15,8 @@ from .workflow import run_export, run_import, wait_for_triggered_run
 
 LATEST = f"{SAMPLE_REPOSITORY}:latest"
 SAS_FIX_RE = re.compile(
-    r'^az keyvault secret set --vault-name \S+ --name (?P<secret>\S+) --value "\$\((?P<generate>.*)\)"$')
+    r'^\(umask 077 && (?P<generate>.*) > acrtransfer-sas\.txt\) && az keyvault secret set --vault-name \S+ '
+    r'--name (?P<secret>\S+) --value @acrtransfer-sas\.txt --output none; rm -f acrtransfer-sas\.txt$')
 
 
 # ---- helpers ------------------------------------------------------------------------------------------------
@@ -41,8 +42,20 @@ def assert_only_failed(cloud, kind, pipeline, expected: str, *extra: str) -> str
     assert set(failed(results)) == {expected}, results
     assert code == 1
     fix = results[expected]["fix"]
-    assert fix and fix.startswith("az "), results[expected]
+    # A new SAS goes to Key Vault through a file of the user's own, never on az's command line.
+    assert fix and (fix.startswith("az ") or fix.startswith("(umask 077 && az ")), results[expected]
     return fix
+
+
+# Entries the sandbox of today cannot judge, Skipped with the reason: it serves no effective-permissions API and no
+# keyCreationTime (the sandbox half of issue 15 adds both).
+SKIPPED_BY_THE_SANDBOX = {"CallerPermissions": "does not serve effective permissions",
+                          "StorageKeys": "does not say when its keys were created"}
+
+
+def all_passed(results: dict, *also_skipped: str) -> bool:
+    return all(r["status"] == "Passed" or (r["status"] == "Skipped" and (
+        n in also_skipped or SKIPPED_BY_THE_SANDBOX.get(n, "\0") in r["detail"])) for n, r in results.items())
 
 
 def assert_passes(cloud, kind, pipeline, *extra: str) -> dict:
@@ -145,14 +158,14 @@ def test_good_path_every_check_passes_and_the_runs_succeed(source):
     exporter, principal = export_pipeline(source)
     source.grant_secret_get(principal)
     results = assert_passes(source, "export", exporter, "--storage-blob", unique("blob"))
-    assert all(r["status"] == "Passed" for r in results.values()), results
+    assert all_passed(results), results
     blob = assert_export_succeeds(source, exporter)
 
     importer, principal = import_pipeline(source, container=source["ACRSANDBOX_STORAGE_CONTAINER_URI"])
     source.grant_secret_get(principal)
     results = assert_passes(source, "import", importer, "--storage-blob", blob)
     assert results["SourceTrigger"]["status"] == "Skipped" and "disabled" in results["SourceTrigger"]["detail"]
-    assert all(r["status"] == "Passed" for n, r in results.items() if n != "SourceTrigger"), results
+    assert all_passed(results, "SourceTrigger"), results
     result, run = run_import(source, importer, blob)
     assert result.returncode == 0, result.stderr
     assert run["response"]["status"] == "Succeeded"
@@ -165,7 +178,7 @@ def test_good_path_managed_identity_import_with_trigger(source):
                                   container=container, trigger=True)
     try:
         results = assert_passes(source, "import", importer)
-        assert all(r["status"] == "Passed" for r in results.values()), results
+        assert all_passed(results), results
         # No token in this mode: your login is refused by the sandbox's Azurite, the account key from ARM is not.
         assert "account key" in results["StorageContainer"]["detail"]
         assert results[f"SourceTriggerBlob {blob}"]["status"] == "Passed"

@@ -25,8 +25,9 @@ def wheel(tmp_path_factory):
 
 
 def test_wheel_is_small_and_carries_its_metadata(wheel):
-    # Small enough to carry into an air-gapped cloud by hand; raised from 100 KiB when verify and referrers came.
-    assert wheel.stat().st_size < 128 * 1024
+    # Small enough to carry into an air-gapped cloud by hand; raised from 100 KiB when verify and referrers came,
+    # and from 128 KiB when check's second list of causes came (its rules, and the README that documents them).
+    assert wheel.stat().st_size < 144 * 1024
     with zipfile.ZipFile(wheel) as archive:
         names = archive.namelist()
         metadata = json.loads(archive.read('azext_acrtransfer/azext_metadata.json'))

@@ -145,9 +145,25 @@ def test_required_permissions_in_storage_order():
 
 def test_fix_command_stores_a_fresh_account_sas():
     command = _sas.new_token_command('mystorage', 'rwla', NOW, 'myvault', 'mysecret')
-    assert command == ('az keyvault secret set --vault-name myvault --name mysecret --value "$(az storage account '
-                       'generate-sas --account-name mystorage --services b --resource-types sco --permissions rwla '
-                       '--expiry 2026-07-01T12:00Z --https-only --output tsv)"')
+    assert command == ('(umask 077 && az storage account generate-sas --account-name mystorage --services b '
+                       '--resource-types sco --permissions rwla --expiry 2026-07-01T12:00Z --https-only --output tsv '
+                       '> acrtransfer-sas.txt) && az keyvault secret set --vault-name myvault --name mysecret '
+                       '--value @acrtransfer-sas.txt --output none; rm -f acrtransfer-sas.txt')
+
+
+def test_the_fix_never_puts_the_token_on_azs_command_line():
+    """az logs its argv with --debug: the token reaches az keyvault secret set through @file only."""
+    command = _sas.new_token_command('mystorage', 'rl', NOW, 'myvault', 'mysecret')
+    assert '$(' not in command and '--value @' in command
+
+
+@pytest.mark.parametrize('field, value', [
+    ('se', '2030-13-01'), ('se', '2030-02-30T00:00Z'), ('st', '2026-01-01T25:00Z')])
+def test_an_impossible_date_is_a_format_error_not_a_traceback(field, value):
+    with pytest.raises(_sas.SasFormatError) as error:
+        _sas.parse_sas(ACCOUNT_SAS.replace('se=2027-06-01T00:00:00Z', '') + '&{}={}'.format(field, value)
+                       if field == 'se' else ACCOUNT_SAS.replace('st=2026-05-01T00:00Z', '{}={}'.format(field, value)))
+    assert value in str(error.value) and SIGNATURE not in str(error.value)
 
 
 def test_no_rule_repeats_the_signature():
