@@ -241,15 +241,14 @@ def _collect_results(cmd, client, pool, kind, names, storage_blob, artifacts):  
 RegistryName = namedtuple('RegistryName', 'resource_group registry')
 
 
-class Lookups:
+class Lookups:  # pylint: disable=too-many-instance-attributes
     """The look-ups check starts at once, as futures of `pool`: what needs only the registry's name starts with the
     pipeline's GET (the subscription's vaults and accounts are listed before the pipeline says which it names);
-    the rest once the pipeline is read."""
+    the rest once the pipeline is read. One attribute per look-up in flight (hence pylint's count)."""
 
     def __init__(self, cmd, names, pool, artifacts):
         cli_ctx = cmd.cli_ctx
         self.pool = pool
-        self.cli_ctx = cli_ctx
         self.registry = pool.submit(_registry_document, cmd, names)
         self.permissions = pool.submit(caller_permissions, cli_ctx, names)
         self.vaults = pool.submit(list_vaults, cli_ctx)
