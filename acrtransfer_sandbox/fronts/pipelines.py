@@ -7,6 +7,8 @@ run says while it goes is the run shape's (ACRSANDBOX_RUN_SHAPE, rules/run_shape
 serves only the published api-versions of these types (rules/api_versions.py) and refuses any other with 400.
 A pipeline PUT on a registry that is not Premium, or an export pipeline PUT on a registry whose export policy is
 disabled, is refused with a 400 (rules/network.py).
+Writes and deletes need the action in the caller's role assignments on the registry (rules/roles.py), else
+ARM's 403 AuthorizationFailed, checked before the resource provider validates the request.
 """
 import asyncio
 import os
@@ -23,6 +25,7 @@ from ..rules.api_versions import SERVED_API_VERSION, api_version_refusal
 from ..rules.pipelines import (EXPORT, IMPORT, NAME_PATTERN, RUN_TYPE, BadRequest, PipelineKind,
                                build_pipeline_document, new_run_document, validate_run_request)
 from ..rules.network import pipeline_refused
+from ..rules.roles import authorization_failure
 from ..rules.run_shapes import run_in_progress
 from .http_common import CALLER_CLAIMS_KEY, arm_error, ci_path, json_response, resource_not_found
 from .tenancy import foreign_identity_error
@@ -105,6 +108,13 @@ class PipelineApi:
     def _collection_of(request) -> str:
         return request.path.rstrip("/").split("/")[-2]
 
+    def _forbidden(self, request, collection: str, verb: str) -> Optional[web.Response]:
+        """ARM's 403 when the caller's role assignments on the registry do not allow `verb` on `collection`."""
+        action = f"Microsoft.ContainerRegistry/registries/{collection}/{verb}"
+        oid = request[CALLER_CLAIMS_KEY].get("oid", "")
+        message = authorization_failure(self.store, oid, self._registry_id(request), action)
+        return arm_error(403, "AuthorizationFailed", message) if message else None
+
     @staticmethod
     def _caller(request) -> str:
         return request[CALLER_CLAIMS_KEY].get("appid", "unknown")
@@ -124,7 +134,9 @@ class PipelineApi:
 
     # Handlers
     async def put_pipeline(self, request, kind: PipelineKind):
-        error = self._registry_or_error(request) or self._invalid_name_error(request)
+        # ARM authorizes before the resource provider validates anything.
+        error = self._registry_or_error(request) or self._forbidden(request, kind.collection, "write") \
+            or self._invalid_name_error(request)
         if error:
             return error
         name = request.match_info["name"]
@@ -155,7 +167,7 @@ class PipelineApi:
         return json_response(document)
 
     async def delete_pipeline(self, request):
-        error = self._registry_or_error(request)
+        error = self._registry_or_error(request) or self._forbidden(request, self._collection_of(request), "delete")
         if error:
             return error
         existed = self.store.delete(self._resource_id(request, self._collection_of(request)))
@@ -179,7 +191,8 @@ class PipelineApi:
         return json_response(body)
 
     async def put_run(self, request):
-        error = self._registry_or_error(request) or self._invalid_name_error(request)
+        error = self._registry_or_error(request) or self._forbidden(request, "pipelineRuns", "write") \
+            or self._invalid_name_error(request)
         if error:
             return error
         name = request.match_info["name"]
@@ -240,7 +253,7 @@ class PipelineApi:
         return {"Azure-AsyncOperation": url, "Retry-After": RETRY_AFTER_SECONDS}
 
     async def delete_run(self, request):
-        error = self._registry_or_error(request)
+        error = self._registry_or_error(request) or self._forbidden(request, "pipelineRuns", "delete")
         if error:
             return error
         run_id = self._resource_id(request, "pipelineRuns")

@@ -1,5 +1,8 @@
 """Roles and role assignments as the cloud keeps them: the built-in roles ACR Transfer needs, what an assignment
-at a scope covers, and the storage data role a ManagedIdentity run must hold."""
+at a scope covers, which control-plane actions a caller may perform, and the storage data role a ManagedIdentity
+run must hold."""
+import re
+
 from ..plumbing.store import ResourceStore
 
 ASSIGNMENT_TYPE = "Microsoft.Authorization/roleAssignments"
@@ -123,6 +126,32 @@ def effective_permissions(store: ResourceStore, principal_id: str, scope: str) -
                 and scope_at_or_above(props["scope"], scope):
             entries.append(role_permissions(role_id))
     return entries
+
+
+# ARM's 403 when the caller's role assignments do not allow the action (its wording, ids filled in).
+AUTHORIZATION_FAILED = ("The client '{principal}' with object id '{principal}' does not have authorization to perform "
+                        "action '{action}' over scope '{scope}' or the scope is invalid. If access was recently "
+                        "granted, please refresh your credentials.")
+
+
+def _action_pattern(pattern: str):
+    # RBAC wildcards: '*' stands for any run of characters (segments included); matching ignores case.
+    return re.compile("^" + ".*".join(re.escape(part) for part in pattern.split("*")) + "$", re.IGNORECASE)
+
+
+def allows(entries: list, action: str) -> bool:
+    """Whether permissions `entries` (effective_permissions' answer) allow control-plane `action`: some entry lists
+    it in actions and not in its own notActions (notActions subtract within their role only, as in Azure)."""
+    def matches(patterns):
+        return any(_action_pattern(pattern).match(action) for pattern in patterns)
+    return any(matches(entry["actions"]) and not matches(entry["notActions"]) for entry in entries)
+
+
+def authorization_failure(store: ResourceStore, principal_id: str, scope: str, action: str):
+    """ARM's AuthorizationFailed message when `principal_id` may not perform `action` at `scope`, else None."""
+    if allows(effective_permissions(store, principal_id, scope), action):
+        return None
+    return AUTHORIZATION_FAILED.format(principal=principal_id, action=action, scope=scope)
 
 
 def owner_assignment(subscription_id: str, principal_id: str, name: str, created: str) -> dict:

@@ -253,9 +253,16 @@ def test_caller_without_the_right_to_run(sandbox, source, tmp_path):
     # by the object id from the caller's token: no Graph look-up of the appId needed
     assert "--assignee-object-id" in fix and app_id not in fix
     assert "Container Registry Transfer Pipeline Contributor" in fix
+    # What check foresaw is what ARM does: the reader's run is refused before anything starts.
+    refused = reader.az_result("acr", "pipeline-run", "create", "--resource-group", reader.group, "--registry",
+                               reader.registry, "--pipeline", exporter, "--name", unique("readerrun"),
+                               "--pipeline-type", "export", "--storage-blob", unique("blob"), "--artifacts", LATEST)
+    assert refused.returncode != 0
+    assert "AuthorizationFailed" in refused.stderr and "pipelineRuns/write" in refused.stderr, refused.stderr
     shell(source, fix)  # run by the owner
     code, results = check(reader, "export", exporter)
     assert results["CallerPermissions"]["status"] == "Passed", results
+    assert_export_succeeds(reader, exporter)
 
 
 @pytest.mark.parametrize("special, status", [(("--foreign-layer",), "Warning"),

@@ -4,9 +4,9 @@ import uuid
 
 import pytest
 
-from acrtransfer_sandbox.rules.roles import effective_permissions
+from acrtransfer_sandbox.rules.roles import ROLE_ACTIONS, allows, effective_permissions
 
-from .harness import API
+from .harness import API, export_pipeline_body, export_run_body, pipeline_path, run_path, sas_storage
 
 TRANSFER_ROLE_ID = "bf94e731-3a51-4a7c-8c54-a1ab9971dfc1"
 PERMISSIONS = "/providers/Microsoft.Authorization/permissions?api-version=2022-04-01"
@@ -94,3 +94,65 @@ def test_role_definitions_carry_their_actions(sandbox, role_id, action):
         return await response.json()
 
     assert action in sandbox.run(scenario, cloud)["properties"]["permissions"][0]["actions"]
+
+
+# Role assignments are enforced on the pipeline and run writes, as ARM does before the resource provider sees them.
+def _writes_as(sandbox, cloud, caller):
+    async def scenario(client):
+        pipeline_id = pipeline_path(cloud, "exportPipelines", "export1")
+        put_pipeline = await client.put(pipeline_id + API, json=export_pipeline_body(sas_storage(cloud)))
+        put_run = await client.put(run_path(cloud, "exportrun1") + API, json=export_run_body(pipeline_id))
+        delete_run = await client.delete(run_path(cloud, "exportrun1") + API)
+        return [(r.status, await r.json() if r.status == 403 else None)
+                for r in (put_pipeline, put_run, delete_run)]
+    return sandbox.run(scenario, cloud, token=sandbox.token(cloud, object_id=caller))
+
+
+def test_a_reader_may_not_write_pipelines_or_runs(sandbox):
+    cloud = sandbox.source
+    reader = str(uuid.uuid4())
+    _assignment(sandbox, cloud, reader, "acdd72a7-3385-48ef-bd42-f606fba81ae7", cloud.group_id)
+    answers = _writes_as(sandbox, cloud, reader)
+    assert [status for status, _ in answers] == [403, 403, 403]
+    messages = [body["error"]["message"] for _, body in answers]
+    assert all(body["error"]["code"] == "AuthorizationFailed" for _, body in answers)
+    assert f"'{reader}'" in messages[0] and "registries/exportPipelines/write" in messages[0]
+    assert "registries/pipelineRuns/write" in messages[1] and cloud.registry_id in messages[1]
+    assert "registries/pipelineRuns/delete" in messages[2]
+    assert sandbox.store.get(pipeline_path(cloud, "exportPipelines", "export1")) is None
+
+
+def test_the_transfer_role_on_the_registry_may_write_pipelines_and_runs(sandbox):
+    cloud = sandbox.source
+    caller = str(uuid.uuid4())
+    _assignment(sandbox, cloud, caller, TRANSFER_ROLE_ID, cloud.registry_id)
+    statuses = [status for status, _ in _writes_as(sandbox, cloud, caller)]
+    assert statuses[:2] == [200, 201]
+    assert statuses[2] in (200, 202, 204, 409)   # deleted, or refused while the run still goes: never 403
+    assert sandbox.store.get(pipeline_path(cloud, "exportPipelines", "export1")) is not None
+
+
+def _entry(role):
+    actions, not_actions = ROLE_ACTIONS[role]
+    return {"actions": actions, "notActions": not_actions, "dataActions": [], "notDataActions": []}
+
+
+@pytest.mark.parametrize("role, action, allowed", [
+    ("Owner", "Microsoft.ContainerRegistry/registries/pipelineRuns/write", True),
+    ("Contributor", "Microsoft.ContainerRegistry/registries/pipelineRuns/write", True),
+    ("Contributor", "Microsoft.Authorization/roleAssignments/write", False),     # a notAction subtracts
+    ("Reader", "Microsoft.ContainerRegistry/registries/pipelineRuns/read", True),
+    ("Reader", "Microsoft.ContainerRegistry/registries/pipelineRuns/write", False),
+    ("Container Registry Transfer Pipeline Contributor", "microsoft.containerregistry/registries/PIPELINERUNS/write",
+     True),                                                                   # actions match in any case
+    ("Container Registry Transfer Pipeline Contributor", "Microsoft.Authorization/roleAssignments/read", True),
+    ("Container Registry Transfer Pipeline Contributor", "Microsoft.ContainerRegistry/registries/write", False),
+])
+def test_an_action_is_allowed_by_the_roles_wildcards_less_their_not_actions(role, action, allowed):
+    assert allows([_entry(role)], action) is allowed
+
+
+def test_a_not_action_subtracts_only_within_its_own_role():
+    contributor_and_owner = [_entry("Contributor"), _entry("Owner")]
+    assert allows(contributor_and_owner, "Microsoft.Authorization/roleAssignments/write")
+    assert not allows([], "Microsoft.ContainerRegistry/registries/pipelineRuns/read")
