@@ -28,6 +28,16 @@ def resource_not_found(resource_type: str, name: str, resource_group: str) -> we
                      "For more details please go to https://aka.ms/ARMResourceNotFoundFix")
 
 
+def stored_or_404(store, request: web.Request, resource_type: str, resource_id: Optional[str] = None,
+                  only_id: Optional[str] = None):
+    """(document, None) for the resource at `resource_id` (default: the request's path), or (None, ARM's 404).
+    `only_id`: both clouds share the store, so a front that serves one resource of its own cloud names it."""
+    doc = store.get(resource_id or request.path)
+    if doc is None or (only_id is not None and doc["id"].lower() != only_id.lower()):
+        return None, resource_not_found(resource_type, request.match_info["name"], request.match_info["group"])
+    return doc, None
+
+
 def bearer_auth_middleware(issuer: TokenIssuer, tenant_id: str, audience: str, is_public, challenge: str):
     """Refuse requests without a token this sandbox issued for this cloud's tenant and the expected audience;
     `is_public(request)` names the few routes that answer without one."""

@@ -17,7 +17,7 @@ from ..rules.resources import VAULT_TYPE
 from ..rules.vaults import (SECRET_READER_ROLES, SECRET_WRITER_ROLES, has_secret_permission, new_secret_version,
                             pick_version)
 from .http_common import (CALLER_CLAIMS_KEY, PATH_NOT_NORMALISED, arm_error, bearer_auth_middleware, ci_path,
-                          json_response, normalised_paths_middleware, resource_not_found, access_log_middleware)
+                          json_response, normalised_paths_middleware, stored_or_404, access_log_middleware)
 
 
 def build_vault_management_routes(store: ResourceStore) -> web.RouteTableDef:
@@ -26,10 +26,7 @@ def build_vault_management_routes(store: ResourceStore) -> web.RouteTableDef:
                          "Microsoft.KeyVault/vaults/{name}")
 
     def vault_or_404(request):
-        doc = store.get(request.path)
-        if doc is None:
-            return None, resource_not_found(VAULT_TYPE, request.match_info["name"], request.match_info["group"])
-        return doc, None
+        return stored_or_404(store, request, VAULT_TYPE)
 
     @routes.get(vault_path)
     async def get_vault(request):
@@ -54,8 +51,7 @@ def build_vault_management_routes(store: ResourceStore) -> web.RouteTableDef:
         body = await bodies.read(request, bodies.VAULT)
         given = body.get("properties") or {}
         kept = {"vaultUri": doc["properties"]["vaultUri"], "provisioningState": "Succeeded"}
-        doc["properties"] = ({**doc["properties"], **given, **kept} if request.method == "PATCH"
-                             else {**doc["properties"], **given, **kept})
+        doc["properties"] = {**doc["properties"], **given, **kept}
         doc["tags"] = body.get("tags", doc.get("tags", {}))
         store.put(doc["id"], doc)
         return json_response(doc)
@@ -79,11 +75,7 @@ def build_vault_management_routes(store: ResourceStore) -> web.RouteTableDef:
 
 
 def vault_or_404_by_name(store: ResourceStore, request):
-    vault_id = request.path.rsplit("/accessPolicies/", 1)[0]
-    doc = store.get(vault_id)
-    if doc is None:
-        return None, resource_not_found(VAULT_TYPE, request.match_info["name"], request.match_info["group"])
-    return doc, None
+    return stored_or_404(store, request, VAULT_TYPE, request.path.rsplit("/accessPolicies/", 1)[0])
 
 
 def _apply_policy_operation(current: list, given: list, operation: str) -> list:

@@ -18,7 +18,7 @@ from ..plumbing.credentials import SandboxCredentials
 from ..plumbing.store import ResourceStore
 from ..rules.resources import STORAGE_TYPE
 from ..rules.storage_accounts import apply_update, key_name_of, keys_answer, new_key, renewed
-from .http_common import arm_error, ci_path, json_response, resource_not_found
+from .http_common import arm_error, ci_path, json_response, stored_or_404
 
 ACCOUNT_PATH = "/subscriptions/{subscription}/resourceGroups/{group}/providers/Microsoft.Storage/storageAccounts/{name}"
 
@@ -30,11 +30,7 @@ def build_storage_account_routes(cloud: CloudConfig, store: ResourceStore, crede
 
     def account_or_404(request, suffix: str = ""):
         account_id = request.path[: len(request.path) - len(suffix)] if suffix else request.path
-        doc = store.get(account_id)
-        # Both clouds share the store: only this cloud's account (the tenancy middleware holds the subscription).
-        if doc is None or doc["id"].lower() != cloud.storage_account_id.lower():
-            return None, resource_not_found(STORAGE_TYPE, request.match_info["name"], request.match_info["group"])
-        return doc, None
+        return stored_or_404(store, request, STORAGE_TYPE, account_id, only_id=cloud.storage_account_id)
 
     @routes.get(ci_path(ACCOUNT_PATH))
     async def get_account(request):

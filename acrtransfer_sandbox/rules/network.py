@@ -15,6 +15,7 @@ What the service does (ACR Transfer's troubleshooting guide and the docs on stor
 The run's messages follow the service's wording where it is known (marked where it is a guess). No HTTP here:
 the run executor and the fronts ask these functions about documents they hold.
 """
+import copy
 from typing import Optional
 
 # The storage denial ACR Transfer reports for a firewalled account: the service's wording (issue reports since
@@ -59,6 +60,10 @@ PIPELINES_NEED_PREMIUM = ("RegistrySkuNotSupported",
                           "on the Premium SKU. Upgrade it with 'az acr update --name {registry} --sku Premium'.")
 # A registry moved off Premium keeps its pipelines (a guess: nothing documents a refusal), but its runs fail.
 PREMIUM = "premium"
+SKU_TIERS = {"basic": "Basic", "standard": "Standard", "premium": "Premium"}
+# What a registry PATCH may change here (RegistryPropertiesUpdateParameters, the part the sandbox models).
+REGISTRY_UPDATABLE = ("publicNetworkAccess", "networkRuleSet", "networkRuleBypassOptions", "adminUserEnabled",
+                      "anonymousPullEnabled", "dataEndpointEnabled")
 
 
 def _props(doc: dict) -> dict:
@@ -128,3 +133,23 @@ def pipeline_refused(registry: dict, is_export: bool) -> Optional[tuple]:
         code, message = EXPORT_POLICY_DISABLED
         return code, message.format(registry=name)
     return None
+
+
+def apply_registry_update(stored: dict, body: dict) -> dict:
+    """A copy of the registry `stored` with the PATCH of `az acr update` applied (registry_update_error compares
+    the two)."""
+    doc = copy.deepcopy(stored)
+    given = body.get("properties") or {}
+    props = doc["properties"]
+    for key in REGISTRY_UPDATABLE:
+        if key in given:
+            props[key] = given[key]
+    export_policy = (given.get("policies") or {}).get("exportPolicy")
+    if export_policy and "status" in export_policy:
+        props.setdefault("policies", {})["exportPolicy"] = {"status": export_policy["status"].lower()}
+    if "sku" in body:
+        tier = SKU_TIERS[body["sku"]["name"].lower()]
+        doc["sku"] = {"name": tier, "tier": tier}
+    if "tags" in body:
+        doc["tags"] = body["tags"]
+    return doc
